@@ -25,21 +25,50 @@ _MONTHS["sept"] = 9
 _MONTH = r"(?P<{g}>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
 _WEEKDAYS = {name.lower(): i for i, name in enumerate(calendar.day_name)}
 _WEEKDAY_RE = re.compile(r"\b(" + "|".join(_WEEKDAYS) + r")s?\b")
-_NUMBERS = {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
-            "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12}
+_NUMBERS = {
+    "a": 1,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+}
 
 _DAY = r"(?P<{g}>\d{{1,2}})(?:st|nd|rd|th)?"
 _RANGE_SEP = r"\s*(?:-|to|and|or|through|until)\s*"
 _YEAR = r"(?:,?\s+(?P<year>\d{4}))?"
 # "December 3", "Dec. 3rd", "December 3-4", "December 3, 2025".
 _MONTH_DAY = re.compile(
-    r"\b" + _MONTH.format(g="month") + r"\s+" + _DAY.format(g="day")
-    + r"(?:" + _RANGE_SEP + _DAY.format(g="day2") + r")?" + _YEAR + r"\b"
+    r"\b"
+    + _MONTH.format(g="month")
+    + r"\s+"
+    + _DAY.format(g="day")
+    + r"(?:"
+    + _RANGE_SEP
+    + _DAY.format(g="day2")
+    + r")?"
+    + _YEAR
+    + r"\b"
 )
 # "3 December", "3rd of December", "3-4 December 2025".
 _DAY_MONTH = re.compile(
-    r"\b" + _DAY.format(g="day") + r"(?:" + _RANGE_SEP + _DAY.format(g="day2") + r")?"
-    + r"\s+(?:of\s+)?" + _MONTH.format(g="month") + _YEAR + r"\b"
+    r"\b"
+    + _DAY.format(g="day")
+    + r"(?:"
+    + _RANGE_SEP
+    + _DAY.format(g="day2")
+    + r")?"
+    + r"\s+(?:of\s+)?"
+    + _MONTH.format(g="month")
+    + _YEAR
+    + r"\b"
 )
 _ISO = re.compile(r"\b(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})\b")
 # "mid-December", "early Dec", "end of December 2025", "in December", a bare "December".
@@ -126,7 +155,7 @@ def _named_month(text: str, published: date) -> Range | None:
 
 
 def _day_words(text: str, published: date) -> Range | None:
-    """"today", "tomorrow", "the day after tomorrow": ahead of weekday names ("tomorrow, Friday")."""
+    """ "today", "tomorrow", "the day after tomorrow": ahead of weekday names ("tomorrow, Friday")."""
     if re.search(r"\bday after tomorrow\b", text):
         return _day(published + timedelta(days=2))
     if re.search(r"\btomorrow\b", text):
@@ -137,7 +166,7 @@ def _day_words(text: str, published: date) -> Range | None:
 
 
 def _weekdays(text: str, published: date) -> Range | None:
-    """"Tuesday", "next Tuesday", "Tuesday or Wednesday", "Tuesday next week"."""
+    """ "Tuesday", "next Tuesday", "Tuesday or Wednesday", "Tuesday next week"."""
     names = _WEEKDAY_RE.findall(text)
     if not names:
         return None
@@ -164,24 +193,31 @@ def _relative(published: date) -> list[tuple[str, Callable[[], Range]]]:
     month_end = _month_end(p.year, p.month)
     next_month = _next_month(p)
     return [
-        (r"\b(?:first half|early part|beginning|start) of next week\b|\bearly next week\b",
-         lambda: (nxt, nxt + timedelta(days=2))),
-        (r"\b(?:second half|latter part|end) of next week\b|\blater? next week\b",
-         lambda: (nxt + timedelta(days=3), nxt + timedelta(days=6))),
+        (
+            r"\b(?:first half|early part|beginning|start) of next week\b|\bearly next week\b",
+            lambda: (nxt, nxt + timedelta(days=2)),
+        ),
+        (
+            r"\b(?:second half|latter part|end) of next week\b|\blater? next week\b",
+            lambda: (nxt + timedelta(days=3), nxt + timedelta(days=6)),
+        ),
         (r"\bnext weekend\b", lambda: (nxt + timedelta(days=5), nxt + timedelta(days=6))),
         (r"\bnext week\b", lambda: (nxt, nxt + timedelta(days=6))),
         (r"\bby (?:the|this) (?:weekend|end of (?:the|this) week)\b", lambda: (p, sunday)),
-        (r"\b(?:this|at the|over the|on the|during the) weekend\b|^(?:the )?weekend$",
-         lambda: (max(p, monday + timedelta(days=5)), sunday)),
-        (r"\b(?:end of (?:the|this) week|late this week)\b",
-         lambda: (max(p, monday + timedelta(days=3)), sunday)),
+        (
+            r"\b(?:this|at the|over the|on the|during the) weekend\b|^(?:the )?weekend$",
+            lambda: (max(p, monday + timedelta(days=5)), sunday),
+        ),
+        (r"\b(?:end of (?:the|this) week|late this week)\b", lambda: (max(p, monday + timedelta(days=3)), sunday)),
         (r"\blater this week\b", lambda: (min(p + timedelta(days=1), sunday), sunday)),
         (r"\bthis week\b", lambda: (p, sunday)),
-        (r"\b(?:within|in) (?:the )?(?:coming|next)(?: few)? days\b|\bwithin(?: a few)? days\b"
-         r"|\bin the days ahead\b|\bin a few days\b", lambda: (p + timedelta(days=1), p + timedelta(days=7))),
+        (
+            r"\b(?:within|in) (?:the )?(?:coming|next)(?: few)? days\b|\bwithin(?: a few)? days\b"
+            r"|\bin the days ahead\b|\bin a few days\b",
+            lambda: (p + timedelta(days=1), p + timedelta(days=7)),
+        ),
         (r"\blater (?:this|in the) month\b", lambda: (min(p + timedelta(days=1), month_end), month_end)),
-        (r"\b(?:the )?end of (?:the|this) month\b|\blate this month\b",
-         lambda: (month_end.replace(day=21), month_end)),
+        (r"\b(?:the )?end of (?:the|this) month\b|\blate this month\b", lambda: (month_end.replace(day=21), month_end)),
         (r"\bthis month\b", lambda: (p, month_end)),
         (r"\b(?:early|beginning of|start of) next month\b", lambda: _month_part("early", next_month)),
         (r"\b(?:mid|middle of)[\s-]next month\b", lambda: _month_part("mid", next_month)),
@@ -191,7 +227,7 @@ def _relative(published: date) -> list[tuple[str, Callable[[], Range]]]:
 
 
 def _in_n(text: str, published: date) -> Range | None:
-    """"in two weeks" (the Monday-Sunday week that many weeks on), "in 3 days" (that day)."""
+    """ "in two weeks" (the Monday-Sunday week that many weeks on), "in 3 days" (that day)."""
     m = re.search(r"\bin (\d{1,2}|" + "|".join(_NUMBERS) + r") (week|day)s?(?:'s?)?(?: time)?\b", text)
     if m is None:
         return None

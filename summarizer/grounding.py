@@ -220,6 +220,4 @@ def locate(quote: str, source: str, *, fuzzy_threshold: float = 90.0) -> QuoteLo
         if found is not None:
             score, start, end = found
             return _located(quote, src, "fuzzy", score, (start, end), 0)
-    return QuoteLocation(
-        quote=quote, status="missing", score=round(_best_score(core, src.text), 2), occurrences=0
-    )
+    return QuoteLocation(quote=quote, status="missing", score=round(_best_score(core, src.text), 2), occurrences=0)

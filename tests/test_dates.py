@@ -112,8 +112,21 @@ def test_resolve_when(text: str, published: date, start: str, end: str) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "", "   ", "soon", "at a later date", "blah blah", "They may meet", "February 30", "December 4-3",
-        "2025-13-45", "99 December", "next", "week", "in the coming weeks", "¯\\_(ツ)_/¯", "x" * 10_000,
+        "",
+        "   ",
+        "soon",
+        "at a later date",
+        "blah blah",
+        "They may meet",
+        "February 30",
+        "December 4-3",
+        "2025-13-45",
+        "99 December",
+        "next",
+        "week",
+        "in the coming weeks",
+        "¯\\_(ツ)_/¯",
+        "x" * 10_000,
     ],
 )
 def test_text_not_understood_gives_none(text: str) -> None:

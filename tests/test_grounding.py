@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from summarizer.schemas import QuoteLocation
 
 from summarizer.grounding import find_all, locate, normalise
+from summarizer.schemas import QuoteLocation
 
 SOURCE = (
     "MOSCOW, Nov 27 (Reuters) – Russian President Vladimir Putin said on Thursday that a U.S.\n"
@@ -37,7 +37,7 @@ def test_case_differences_still_match_exactly() -> None:
 
 
 def test_straight_quotes_in_quote_match_curly_quotes_in_source() -> None:
-    loc = locate("\"if Ukrainian troops do not withdraw, we will achieve this by force of arms.\"", SOURCE)
+    loc = locate('"if Ukrainian troops do not withdraw, we will achieve this by force of arms."', SOURCE)
     assert loc.status == "exact"
     assert span(loc) == "if Ukrainian troops\ndo not withdraw, we will achieve this by force of arms"
 
@@ -157,7 +157,7 @@ def test_invisible_characters_in_the_source_are_ignored() -> None:
     assert span(loc, source) == "cease\u00adfire holds along the\u00a0front line"
 
 
-@pytest.mark.parametrize("quote", ["", "   ", "\"\"", "...", "“.”"])
+@pytest.mark.parametrize("quote", ["", "   ", '""', "...", "“.”"])
 def test_empty_quotes_are_missing(quote: str) -> None:
     loc = locate(quote, SOURCE)
     assert loc.status == "missing" and loc.score == 0 and loc.start is None

@@ -30,8 +30,16 @@ def test_areas_convert_to_km2(value: float, unit: str, expected: float) -> None:
 
 @pytest.mark.parametrize(
     ("value", "unit"),
-    [(19.0, "percent"), (3.0, "count"), (5.0, None), (None, "km2"), (None, None), (5.0, "acres"),
-     (math.nan, "km2"), (math.inf, "sq_mi")],
+    [
+        (19.0, "percent"),
+        (3.0, "count"),
+        (5.0, None),
+        (None, "km2"),
+        (None, None),
+        (5.0, "acres"),
+        (math.nan, "km2"),
+        (math.inf, "sq_mi"),
+    ],
 )
 def test_non_areas_and_missing_values_give_none(value: float | None, unit: str | None) -> None:
     assert to_km2(value, unit) is None

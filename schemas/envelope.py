@@ -1,0 +1,105 @@
+"""The result envelope of SPEC §2: what the library, CLI, API and batch job return."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .records import ArticleSummary
+
+QuoteStatus = Literal["exact", "fuzzy", "missing"]
+
+
+class Envelope(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Source(Envelope):
+    title: str | None = None
+    url: str | None = None
+    published: date | None = None
+
+
+class QuoteLocation(Envelope):
+    quote: str
+    status: QuoteStatus
+    start: int | None = Field(None, description="Character offset in the source text (inclusive).")
+    end: int | None = Field(None, description="Character offset in the source text (exclusive).")
+    score: float = Field(description="Match score 0-100 (100 for exact).")
+    occurrences: int = Field(0, description="How many times the quote occurs exactly in the source.")
+
+
+class ItemGrounding(Envelope):
+    category: str
+    index: int = Field(description="Index of the item in its summary list.")
+    quotes: list[QuoteLocation]
+
+
+class GroundingCounts(Envelope):
+    items: int = 0
+    grounded_items: int = 0
+    ungrounded_items: int = 0
+    exact_quotes: int = 0
+    fuzzy_quotes: int = 0
+    missing_quotes: int = 0
+
+
+class Grounding(Envelope):
+    items: list[ItemGrounding] = Field(default_factory=list)
+    counts: GroundingCounts = Field(default_factory=GroundingCounts)
+
+    @property
+    def rate(self) -> float | None:
+        total = self.counts.grounded_items + self.counts.ungrounded_items
+        return self.counts.grounded_items / total if total else None
+
+
+class RejectedItem(Envelope):
+    category: str
+    item: dict[str, Any]
+    reason: str
+    quotes: list[QuoteLocation] = Field(default_factory=list)
+
+
+class Provenance(Envelope):
+    summarizer_version: str
+    backend: str
+    model: str
+    prompt_version: str
+    schema_version: str
+
+
+class Usage(Envelope):
+    model_calls: int = 0
+    retries: int = Field(0, description="Transport retries plus validation re-asks.")
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_prompt_tokens: int = 0
+
+    def add(self, other: Usage) -> None:
+        for name in type(self).model_fields:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+class CallTiming(Envelope):
+    name: str
+    ms: float
+
+
+class Timings(Envelope):
+    total_ms: float = 0.0
+    calls: list[CallTiming] = Field(default_factory=list)
+
+
+class SummaryResult(Envelope):
+    id: str
+    source: Source
+    summary: ArticleSummary
+    grounding: Grounding
+    rejected: list[RejectedItem] = Field(default_factory=list)
+    provenance: Provenance
+    usage: Usage
+    timings: Timings
+    warnings: list[str] = Field(default_factory=list)

@@ -1,0 +1,112 @@
+"""Records of SPEC §1 (schema version 1): what the model fills, and what code adds afterwards.
+
+Every string and list is bounded so that grammar-constrained decoding of a small model always terminates.
+Field descriptions are the instructions the model reads: prompts render them, so they are the one source
+of truth for what each field means.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = "1"
+
+ActorKind = Literal["person", "state", "government", "organization", "armed_group", "other"]
+Measure = Literal["share_controlled", "area_controlled", "area_gained", "area_lost", "area_claimed", "other"]
+Unit = Literal["percent", "km2", "sq_mi", "count"]
+MeetingStatus = Literal["scheduled", "expected", "proposed", "postponed"]
+
+Quote = Annotated[str, Field(min_length=2, max_length=300)]
+Evidence = Annotated[
+    list[Quote],
+    Field(
+        min_length=1,
+        max_length=2,
+        description="One or two short quotes copied word for word from the article that state this item.",
+    ),
+]
+Name = Annotated[str, Field(min_length=1, max_length=80)]
+Short = Annotated[str, Field(min_length=1, max_length=160)]
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Actor(Record):
+    name: Name = Field(description="Fullest form of the name in the article, e.g. 'Vladimir Putin'.")
+    kind: ActorKind = Field(description="person, state, government, organization, armed_group or other.")
+    affiliation: Name | None = Field(None, description="Country or body the actor belongs to, or null.")
+    role: Short | None = Field(None, description="Title or role as the article gives it, or null.")
+    evidence: Evidence
+
+
+class Position(Record):
+    holder: Name = Field(description="Who holds the view (person, government or body), full name.")
+    topic: Short = Field(description="What the view is about, in a few words.")
+    stance: Annotated[str, Field(min_length=1, max_length=220)] = Field(
+        description="The holder's view in at most 30 words, neutral wording."
+    )
+    evidence: Evidence
+
+
+class Demand(Record):
+    demander: Name = Field(description="Who demands, insists or requires something.")
+    addressee: Name | None = Field(None, description="Who is asked to act, or null.")
+    demand: Short = Field(description="What must happen, in a few words.")
+    consequence: Short | None = Field(
+        None, description="What is threatened or promised if the demand is unmet or met, or null."
+    )
+    evidence: Evidence
+
+
+class TerritorialFigureDraft(Record):
+    territory: Name = Field(description="The place measured, e.g. 'Ukraine' or 'Donetsk region'.")
+    controller: Name | None = Field(None, description="Who controls, gained or claims it, or null.")
+    measure: Measure = Field(
+        description="share_controlled (a percent held), area_controlled, area_gained, area_lost, "
+        "area_claimed, or other."
+    )
+    value: float | None = Field(None, description="The number as written (20 for '20%'), or null.")
+    unit: Unit | None = Field(None, description="percent, km2, sq_mi (square miles) or count, or null.")
+    approximate: bool = Field(description="true if the article says about, approximately, nearly, some.")
+    period: Short | None = Field(None, description="The time span of a change, e.g. 'since August', or null.")
+    attributed_to: Name | None = Field(
+        None, description="Who states the figure, if the article attributes it to someone; else null."
+    )
+    evidence: Evidence
+
+
+class TerritorialFigure(TerritorialFigureDraft):
+    value_km2: float | None = Field(None, description="Area in km², derived by code from value and unit.")
+
+
+class MeetingDraft(Record):
+    participants: Annotated[list[Name], Field(min_length=1, max_length=6)] = Field(
+        description="Who will meet (people, delegations or countries)."
+    )
+    location: Name | None = Field(None, description="City or place of the meeting, or null.")
+    when_text: Short | None = Field(None, description="When, copied as written, e.g. 'next week', or null.")
+    purpose: Short | None = Field(None, description="What the meeting is for, or null.")
+    status: MeetingStatus = Field(description="scheduled, expected, proposed or postponed.")
+    evidence: Evidence
+
+
+class Meeting(MeetingDraft):
+    date_from: date | None = Field(None, description="First possible day, resolved by code from when_text.")
+    date_to: date | None = Field(None, description="Last possible day, resolved by code from when_text.")
+
+
+class ArticleSummary(Record):
+    summary: Annotated[str, Field(max_length=600)] = Field(description="1-3 neutral sentences.")
+    actors: list[Actor] = Field(default_factory=list)
+    positions: list[Position] = Field(default_factory=list)
+    demands: list[Demand] = Field(default_factory=list)
+    territorial_figures: list[TerritorialFigure] = Field(default_factory=list)
+    upcoming_meetings: list[Meeting] = Field(default_factory=list)
+
+
+CATEGORIES: tuple[str, ...] = ("actors", "positions", "demands", "territorial_figures", "upcoming_meetings")

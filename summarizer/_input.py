@@ -1,0 +1,104 @@
+"""Turning what a caller sends (text, HTML, bytes) into a checked article, or a clear InputError."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from .errors import InputError, InputTooLargeError
+
+_CONTROL_OK = {"\n", "\r", "\t", "\f", "\v"}
+
+
+@dataclass
+class Article:
+    text: str
+    title: str | None = None
+    url: str | None = None
+    published: dt.date | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def decode_bytes(data: bytes, *, what: str = "input") -> str:
+    """Strict UTF-8 with a clear error for binary or mis-encoded data."""
+    if b"\x00" in data[:65536]:
+        raise InputError(f"{what} looks binary (contains NUL bytes); send UTF-8 text or HTML", code="binary_input")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{what} is not valid UTF-8 (byte {exc.start}: {data[exc.start : exc.start + 1]!r}); re-encode it as UTF-8",
+            code="not_utf8",
+        ) from exc
+    return text
+
+
+def _check_text(text: str, *, what: str) -> str:
+    sample = text[:65536]
+    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in _CONTROL_OK)
+    if "\x00" in sample or (sample and controls / len(sample) > 0.01):
+        raise InputError(f"{what} looks binary (control characters); send UTF-8 text", code="binary_input")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise InputError(f"{what} is empty or only whitespace; nothing to summarize", code="empty_input")
+    return text
+
+
+def parse_published(value: str | dt.date | None) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value.date() if isinstance(value, dt.datetime) else value
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text[:10])
+    except ValueError:
+        raise InputError(f"published date {value!r} is not an ISO date (YYYY-MM-DD)", code="bad_published") from None
+
+
+def _from_html(html: str) -> tuple[str, str | None, dt.date | None]:
+    import trafilatura
+
+    text = trafilatura.extract(html, include_comments=False, include_tables=False, favor_precision=True)
+    if not text or not text.strip():
+        raise InputError("no article text could be extracted from the HTML", code="empty_input")
+    meta = trafilatura.extract_metadata(html)
+    title = getattr(meta, "title", None) if meta else None
+    published = None
+    if meta and getattr(meta, "date", None):
+        try:
+            published = dt.date.fromisoformat(str(meta.date)[:10])
+        except ValueError:
+            published = None
+    return text, title, published
+
+
+def prepare_article(
+    text: str | bytes | None = None,
+    *,
+    html: str | bytes | None = None,
+    title: str | None = None,
+    url: str | None = None,
+    published: str | dt.date | None = None,
+    max_chars: int = 200_000,
+) -> Article:
+    """Validate and normalise one article. Raises InputError naming the problem."""
+    if (text is None) == (html is None):
+        raise InputError("give exactly one of text or html", code="bad_input")
+    pub = parse_published(published)
+    if html is not None:
+        raw = decode_bytes(html, what="html") if isinstance(html, bytes) else html
+        raw = _check_text(raw, what="html")
+        if len(raw) > max_chars * 5:
+            raise InputTooLargeError(len(raw), max_chars * 5)
+        body, html_title, html_date = _from_html(raw)
+        body = _check_text(body, what="article text")
+        title = title or html_title
+        pub = pub or html_date
+    else:
+        assert text is not None
+        body = decode_bytes(text, what="text") if isinstance(text, bytes) else text
+        body = _check_text(body, what="text")
+    if len(body) > max_chars:
+        raise InputTooLargeError(len(body), max_chars)
+    return Article(text=body, title=title, url=url, published=pub)

@@ -1,0 +1,144 @@
+"""What code does after the model answers: merge, derive, ground, and reject what cannot be trusted."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from .dates import resolve_when
+from .grounding import locate
+from .schemas import (
+    ArticleSummary,
+    Grounding,
+    GroundingCounts,
+    ItemGrounding,
+    Meeting,
+    MeetingDraft,
+    QuoteLocation,
+    Record,
+    RejectedItem,
+    TerritorialFigure,
+    TerritorialFigureDraft,
+)
+from .units import to_km2
+
+# Key fields that make two items of a category the same item (SPEC §3 uses the same fields for matching).
+DEDUPE_KEYS: dict[str, tuple[str, ...]] = {
+    "actors": ("name",),
+    "positions": ("holder", "topic", "stance"),
+    "demands": ("demander", "demand"),
+    "territorial_figures": ("territory", "measure", "value", "unit"),
+    "upcoming_meetings": ("participants", "location", "when_text"),
+}
+
+# Instruction-like passages in an article: text aimed at the model, not reporting. Patterns are ours and fixed;
+# model text is never turned into a regex.
+_INJECTION = re.compile(
+    r"\b(ignore|disregard|forget|override)\b[^.\n]{0,60}?\b(instructions?|prompts?|rules|guidelines|directions)\b"
+    r"|\byou are now\b|\bsystem prompt\b|\bnew instructions?\b",
+    re.IGNORECASE,
+)
+
+
+def _norm(value: Any) -> Any:
+    if isinstance(value, str):
+        return " ".join(value.lower().split())
+    if isinstance(value, list):
+        return tuple(sorted(_norm(v) for v in value))
+    return value
+
+
+def dedupe(category: str, items: Iterable[Record]) -> list[Record]:
+    keys = DEDUPE_KEYS[category]
+    seen: set[tuple[Any, ...]] = set()
+    out: list[Record] = []
+    for item in items:
+        key = tuple(_norm(getattr(item, k)) for k in keys)
+        if key not in seen:
+            seen.add(key)
+            out.append(item)
+    return out
+
+
+def derive(category: str, item: Record, published: dt.date | None) -> Record:
+    """Fields that code computes, never the model: resolved dates and km² areas."""
+    if isinstance(item, MeetingDraft) and not isinstance(item, Meeting):
+        start, end = resolve_when(item.when_text, published)
+        return Meeting(**item.model_dump(), date_from=start, date_to=end)
+    if isinstance(item, TerritorialFigureDraft) and not isinstance(item, TerritorialFigure):
+        return TerritorialFigure(**item.model_dump(), value_km2=to_km2(item.value, item.unit))
+    return item
+
+
+def injection_spans(text: str) -> list[tuple[int, int]]:
+    """Sentences of the article that carry instructions aimed at a model."""
+    spans: list[tuple[int, int]] = []
+    for match in _INJECTION.finditer(text):
+        start = max(text.rfind(".", 0, match.start()), text.rfind("\n", 0, match.start())) + 1
+        ends = [i for i in (text.find(".", match.end()), text.find("\n", match.end())) if i != -1]
+        spans.append((start, min(ends) + 1 if ends else len(text)))
+    return spans
+
+
+def _overlaps(loc: QuoteLocation, spans: list[tuple[int, int]]) -> bool:
+    return loc.start is not None and loc.end is not None and any(loc.start < e and s < loc.end for s, e in spans)
+
+
+def ground(
+    summary: ArticleSummary, source: str, *, categories: Iterable[str]
+) -> tuple[ArticleSummary, Grounding, list[RejectedItem]]:
+    """Locate every evidence quote; move items none of whose quotes is found (or that quote injected
+    instructions) to ``rejected`` with the reason."""
+    injected = injection_spans(source)
+    grounding = Grounding()
+    counts = GroundingCounts()
+    rejected: list[RejectedItem] = []
+    kept: dict[str, list[Record]] = {}
+    for category in categories:
+        kept[category] = []
+        for item in getattr(summary, category):
+            quotes = [locate(q, source) for q in item.evidence]
+            counts.items += 1
+            for loc in quotes:
+                counts.exact_quotes += loc.status == "exact"
+                counts.fuzzy_quotes += loc.status == "fuzzy"
+                counts.missing_quotes += loc.status == "missing"
+            found = [loc for loc in quotes if loc.status != "missing"]
+            reason = None
+            if not found:
+                reason = "ungrounded: none of its evidence quotes was found in the article"
+            elif all(_overlaps(loc, injected) for loc in found):
+                reason = "untrusted: its evidence is an instruction aimed at the model (possible prompt injection)"
+            if reason:
+                counts.ungrounded_items += 1
+                rejected.append(
+                    RejectedItem(category=category, item=item.model_dump(mode="json"), reason=reason, quotes=quotes)
+                )
+                continue
+            counts.grounded_items += 1
+            grounding.items.append(ItemGrounding(category=category, index=len(kept[category]), quotes=quotes))
+            kept[category].append(item)
+    grounding.counts = counts
+    return summary.model_copy(update=kept), grounding, rejected
+
+
+def drop_past_meetings(summary: ArticleSummary, published: dt.date | None) -> tuple[ArticleSummary, list[RejectedItem]]:
+    """Meetings whose resolved dates end before publication are not upcoming."""
+    if published is None:
+        return summary, []
+    keep: list[Meeting] = []
+    rejected: list[RejectedItem] = []
+    for meeting in summary.upcoming_meetings:
+        if meeting.date_to is not None and meeting.date_to < published:
+            rejected.append(
+                RejectedItem(
+                    category="upcoming_meetings",
+                    item=meeting.model_dump(mode="json"),
+                    reason=f"not upcoming: ends {meeting.date_to}, before publication",
+                )
+            )
+        else:
+            keep.append(meeting)
+    return summary.model_copy(update={"upcoming_meetings": keep}), rejected

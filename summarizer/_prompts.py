@@ -1,0 +1,116 @@
+"""Prompt templates: YAML files with a version, rendered with Jinja's sandbox and StrictUndefined.
+
+A missing, malformed or incomplete template is an error at load time, never a silent fallback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta
+from jinja2.exceptions import UndefinedError
+from jinja2.sandbox import SandboxedEnvironment
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .errors import TemplateError
+from .schemas import CALLS
+
+ARTICLE_VARIABLES = frozenset({"text", "title", "published"})
+TASK_VARIABLES = frozenset({"fields"})
+
+
+class PromptFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: str
+    system: str
+    article: str
+    tasks: dict[str, str]
+
+
+@dataclass(frozen=True)
+class PromptSet:
+    """A loaded, checked prompt file."""
+
+    path: str
+    version: str
+    _system: Any
+    _article: Any
+    _tasks: dict[str, Any]
+
+    def messages(
+        self, call: str, *, text: str, title: str | None, published: str | None, fields: str
+    ) -> list[dict[str, str]]:
+        """Messages for one call: system and article first (shared by every call), the task last."""
+        try:
+            article = self._article.render(text=text, title=title, published=published)
+            task = self._tasks[call].render(fields=fields)
+            system = self._system.render()
+        except UndefinedError as exc:  # pragma: no cover - variables are checked at load time
+            raise TemplateError(f"{self.path}: {exc}") from exc
+        return [
+            {"role": "system", "content": system.strip()},
+            {"role": "user", "content": article.rstrip() + "\n\n" + task.strip()},
+        ]
+
+
+_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+
+
+def _compile(path: str, name: str, source: str, allowed: frozenset[str]) -> Any:
+    try:
+        parsed = _ENV.parse(source)
+    except TemplateSyntaxError as exc:
+        raise TemplateError(f"{path}: template '{name}' line {exc.lineno}: {exc.message}") from exc
+    unknown = meta.find_undeclared_variables(parsed) - allowed
+    if unknown:
+        raise TemplateError(
+            f"{path}: template '{name}' uses unknown variable(s) {sorted(unknown)}; allowed: {sorted(allowed)}"
+        )
+    return _ENV.from_string(source)
+
+
+def parse_prompt_file(path: str, raw: str) -> PromptSet:
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise TemplateError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise TemplateError(f"{path}: expected a mapping with version, system, article and tasks")
+    try:
+        spec = PromptFile.model_validate(data)
+    except ValidationError as exc:
+        raise TemplateError(f"{path}: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from exc
+    missing = [c for c in CALLS if c not in spec.tasks]
+    if missing:
+        raise TemplateError(f"{path}: no task template for {missing}")
+    extra = sorted(set(spec.tasks) - set(CALLS))
+    if extra:
+        raise TemplateError(f"{path}: unknown task(s) {extra}; known: {list(CALLS)}")
+    return PromptSet(
+        path=path,
+        version=spec.version,
+        _system=_compile(path, "system", spec.system, frozenset()),
+        _article=_compile(path, "article", spec.article, ARTICLE_VARIABLES),
+        _tasks={name: _compile(path, name, src, TASK_VARIABLES) for name, src in spec.tasks.items()},
+    )
+
+
+@lru_cache(maxsize=16)
+def load_prompts(path: Path | None = None) -> PromptSet:
+    """Load a prompt file; ``None`` loads the packaged ``extract.yaml``."""
+    if path is None:
+        ref = resources.files("summarizer.prompts").joinpath("extract.yaml")
+        return parse_prompt_file("summarizer/prompts/extract.yaml", ref.read_text(encoding="utf-8"))
+    try:
+        raw = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise TemplateError(f"prompt file not found: {path}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TemplateError(f"prompt file unreadable: {path}: {exc}") from exc
+    return parse_prompt_file(str(path), raw)

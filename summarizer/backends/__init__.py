@@ -1,0 +1,42 @@
+"""Backend registry: names map to lazily imported factories, with an install hint when extras are missing."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from ..errors import ConfigError
+from .base import Backend, CallResult
+
+if TYPE_CHECKING:
+    from ..config import Settings
+
+# name -> (module, class, what to install when its imports are missing)
+_REGISTRY: dict[str, tuple[str, str, str]] = {
+    "openai": ("summarizer.backends.openai", "OpenAIBackend", "pip install summarizer"),
+    "fake": ("summarizer.backends.fake", "FakeBackend", "pip install summarizer"),
+    "local": ("summarizer.backends.local", "LocalBackend", "pip install 'summarizer[local]'"),
+}
+
+
+def available_backends() -> list[str]:
+    return list(_REGISTRY)
+
+
+def create_backend(settings: Settings) -> Backend:
+    """Instantiate the backend the settings name."""
+    name = settings.backend_name
+    try:
+        module_name, class_name, hint = _REGISTRY[name]
+    except KeyError:
+        raise ConfigError(f"unknown backend {name!r}; choose one of {available_backends()}") from None
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"the {name} backend needs packages that are not installed ({exc.name}): {hint}") from exc
+    factory = getattr(module, class_name)
+    backend: Backend = factory(settings)
+    return backend
+
+
+__all__ = ["Backend", "CallResult", "available_backends", "create_backend"]

@@ -1,0 +1,221 @@
+"""Any OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, llama.cpp servers).
+
+Two retry loops, kept apart: tenacity retries transport faults (429 honouring Retry-After, 5xx, timeouts,
+dropped connections) around each HTTP request; instructor re-asks when the answer fails validation.
+Both are bounded, and the tokens of every attempt are counted.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import instructor
+import openai
+from instructor.core.exceptions import IncompleteOutputException, InstructorRetryException
+from openai import AsyncOpenAI
+from pydantic import BaseModel
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from ..config import Settings
+from ..errors import (
+    BackendError,
+    BackendTimeoutError,
+    BackendUnavailableError,
+    ConfigError,
+    OutputValidationError,
+)
+from ..schemas import Usage
+from .base import CallResult
+
+RETRY_AFTER_CAP_S = 60.0
+_backoff = wait_random_exponential(multiplier=0.5, max=20)
+
+
+def should_retry(exc: BaseException) -> bool:
+    """Transport faults worth another try: rate limits, server errors, timeouts, dropped connections."""
+    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
+        return True
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code in (408, 409, 429) or exc.status_code >= 500
+    return False
+
+
+def retry_after_seconds(exc: BaseException | None) -> float | None:
+    """Seconds the server asked us to wait (Retry-After or retry-after-ms), if any."""
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    if (ms := headers.get("retry-after-ms")) is not None:
+        try:
+            return float(ms) / 1000.0
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+def wait_for_retry(state: RetryCallState) -> float:
+    """Jittered exponential backoff, or the server's Retry-After when it asks for longer."""
+    backoff = _backoff(state)
+    asked = retry_after_seconds(state.outcome.exception() if state.outcome else None)
+    if asked is None:
+        return backoff
+    return min(max(asked, 0.0), RETRY_AFTER_CAP_S)
+
+
+def _translate(exc: BaseException, backend: str) -> BackendError:
+    if isinstance(exc, openai.APITimeoutError):
+        return BackendTimeoutError(f"{backend} backend timed out: {exc}", backend=backend, original=exc)
+    if isinstance(exc, openai.APIConnectionError):
+        return BackendUnavailableError(
+            f"{backend} backend unreachable: {exc} (is the endpoint up? check SUMMARIZER_BASE_URL)",
+            backend=backend,
+            original=exc,
+        )
+    if isinstance(exc, openai.APIStatusError):
+        hint = " (check SUMMARIZER_API_KEY)" if exc.status_code in (401, 403) else ""
+        return BackendError(
+            f"{backend} backend answered HTTP {exc.status_code}: {exc.message}{hint}",
+            backend=backend,
+            status_code=exc.status_code,
+            original=exc,
+        )
+    return BackendError(f"{backend} backend failed: {exc!r}", backend=backend, original=exc)
+
+
+RawCreate = Callable[..., Awaitable[Any]]
+
+
+class OpenAIBackend:
+    """Chat completions with a JSON schema, validated by instructor."""
+
+    name = "openai"
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        model: str | None = None,
+        response_format: str | None = None,
+        raw_create: RawCreate | None = None,
+    ) -> None:
+        self.settings = settings
+        self.model = model or settings.model or "default"
+        self.response_format = response_format or settings.response_format
+        self.wait: Callable[[RetryCallState], float] = wait_for_retry
+        self._client: AsyncOpenAI | None = None
+        if raw_create is None:
+            base_url = base_url or settings.base_url
+            if not base_url:
+                raise ConfigError(
+                    "no endpoint configured for the openai backend: set SUMMARIZER_BASE_URL (or --base-url), "
+                    "or use the local backend"
+                )
+            key = api_key or (settings.api_key.get_secret_value() if settings.api_key else None) or "none"
+            self._client = AsyncOpenAI(base_url=base_url, api_key=key, timeout=settings.request_timeout, max_retries=0)
+            raw_create = self._client.chat.completions.create
+        self._raw_create = raw_create
+
+    def _adapt(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """llama-cpp-python's server takes the schema as {"type": "json_object", "schema": ...}."""
+        fmt = kwargs.get("response_format")
+        if self.response_format == "json_object" and isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+            kwargs = {**kwargs, "response_format": {"type": "json_object", "schema": fmt["json_schema"]["schema"]}}
+        return kwargs
+
+    async def call(self, name: str, messages: list[dict[str, Any]], response_model: type[BaseModel]) -> CallResult:
+        usage = Usage()
+        started = time.perf_counter()
+
+        async def create(*args: Any, **kwargs: Any) -> Any:
+            kwargs = self._adapt(kwargs)
+            retrying = AsyncRetrying(
+                stop=stop_after_attempt(self.settings.max_retries + 1),
+                wait=self.wait,
+                retry=retry_if_exception(should_retry),
+                reraise=True,
+            )
+            try:
+                async for attempt in retrying:
+                    with attempt:
+                        if attempt.retry_state.attempt_number > 1:
+                            usage.retries += 1
+                        response = await self._raw_create(*args, **kwargs)
+            except BaseException as exc:
+                if isinstance(exc, openai.OpenAIError):
+                    raise _translate(exc, self.name) from exc
+                raise
+            usage.model_calls += 1
+            _add_usage(usage, getattr(response, "usage", None))
+            return response
+
+        patched: Any = instructor.patch(create=create, mode=instructor.Mode.JSON_SCHEMA)
+        try:
+            parsed = await patched(
+                response_model=response_model,
+                messages=messages,
+                model=self.model,
+                max_retries=self.settings.max_reasks,
+                temperature=self.settings.temperature,
+            )
+        except BackendError:
+            raise
+        except InstructorRetryException as exc:
+            if isinstance(exc.__cause__, BackendError):
+                raise exc.__cause__ from exc.__cause__.original
+            raise OutputValidationError(
+                f"{self.name} backend: {name} output failed validation after {exc.n_attempts} attempt(s): "
+                f"{str(exc)[:300]}",
+                backend=self.name,
+                original=exc,
+            ) from exc
+        except IncompleteOutputException as exc:
+            raise OutputValidationError(
+                f"{self.name} backend: {name} output was cut off at the token limit",
+                backend=self.name,
+                original=exc,
+            ) from exc
+        usage.retries += max(0, usage.model_calls - 1)
+        return CallResult(parsed=parsed, usage=usage, ms=(time.perf_counter() - started) * 1000)
+
+    async def ready(self) -> bool:
+        if self._client is None:
+            return True
+        try:
+            await self._client.models.list(timeout=5.0)
+        except openai.APIStatusError:
+            return True  # reachable; some servers do not list models
+        except openai.OpenAIError:
+            return False
+        return True
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+
+
+def _add_usage(usage: Usage, raw: Any) -> None:
+    if raw is None:
+        return
+    usage.prompt_tokens += int(getattr(raw, "prompt_tokens", 0) or 0)
+    usage.completion_tokens += int(getattr(raw, "completion_tokens", 0) or 0)
+    details = getattr(raw, "prompt_tokens_details", None)
+    usage.cached_prompt_tokens += int(getattr(details, "cached_tokens", 0) or 0) if details else 0

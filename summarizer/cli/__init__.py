@@ -1,0 +1,21 @@
+"""The `summarizer` command line."""
+
+from __future__ import annotations
+
+import typer
+
+from ._summarize import schema_command, summarize_command
+
+app = typer.Typer(
+    name="summarizer",
+    help="Strict, typed, source-grounded summaries of news about diplomacy and conflict.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("summarize")(summarize_command)
+app.command("schema")(schema_command)
+
+
+def main() -> None:
+    app()

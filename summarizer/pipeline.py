@@ -1,0 +1,188 @@
+"""The summarization pipeline: one focused model call per category, then merge, derive and ground.
+
+The article comes before the task in every call, so a llama.cpp server reuses its tokens across the calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import json
+import time
+from typing import Any
+
+from pydantic import BaseModel
+
+from ._chunking import split_article
+from ._input import Article, prepare_article
+from ._postprocess import dedupe, derive, drop_past_meetings, ground
+from ._prompts import PromptSet, load_prompts
+from ._version import __version__
+from .backends import Backend, create_backend
+from .config import Settings
+from .schemas import (
+    CALLS,
+    CATEGORIES,
+    SCHEMA_VERSION,
+    ArticleSummary,
+    CallTiming,
+    OverviewCall,
+    Provenance,
+    Record,
+    Source,
+    SummaryResult,
+    Timings,
+    Usage,
+)
+
+
+def describe_fields(call_model: type[BaseModel]) -> str:
+    """The field descriptions of the items a call fills: the schema is the prompt's one source of truth."""
+    for field in call_model.model_fields.values():
+        args = getattr(field.annotation, "__args__", ())
+        item = args[0] if args and isinstance(args[0], type) and issubclass(args[0], BaseModel) else None
+        if item is not None:
+            return "\n".join(f"- {name}: {f.description or ''}".rstrip() for name, f in item.model_fields.items())
+    raise TypeError(f"{call_model.__name__} has no list of records")
+
+
+def result_id(article: Article, backend: Backend, prompts: PromptSet, settings: Settings) -> str:
+    """Stable id: the same text, model, prompt, schema and options give the same id (and cache key)."""
+    payload = {
+        "text": article.text,
+        "published": article.published.isoformat() if article.published else None,
+        "backend": backend.name,
+        "model": backend.model,
+        "prompt_version": prompts.version,
+        "schema_version": SCHEMA_VERSION,
+        "options": settings.options_fingerprint(),
+    }
+    digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
+    return f"sum_{digest[:32]}"
+
+
+class Summarizer:
+    """A backend plus settings, reusable across many articles (the CLI, batch job and API share one)."""
+
+    def __init__(self, settings: Settings | None = None, backend: Backend | None = None) -> None:
+        self.settings = settings or Settings()
+        self.backend = backend or create_backend(self.settings)
+        self.prompts = load_prompts(self.settings.prompt_file)
+
+    def prepare(
+        self,
+        text: str | bytes | None = None,
+        *,
+        html: str | bytes | None = None,
+        title: str | None = None,
+        url: str | None = None,
+        published: str | dt.date | None = None,
+    ) -> Article:
+        return prepare_article(
+            text, html=html, title=title, url=url, published=published, max_chars=self.settings.max_input_chars
+        )
+
+    def result_id(self, article: Article) -> str:
+        return result_id(article, self.backend, self.prompts, self.settings)
+
+    async def summarize(
+        self,
+        text: str | bytes | None = None,
+        *,
+        html: str | bytes | None = None,
+        title: str | None = None,
+        url: str | None = None,
+        published: str | dt.date | None = None,
+    ) -> SummaryResult:
+        article = self.prepare(text, html=html, title=title, url=url, published=published)
+        return await self.summarize_article(article)
+
+    async def summarize_article(self, article: Article) -> SummaryResult:
+        started = time.perf_counter()
+        usage = Usage()
+        calls: list[CallTiming] = []
+        warnings = list(article.warnings)
+        chunks = split_article(article.text, self.settings.chunk_chars)
+        if len(chunks) > 1:
+            warnings.append(
+                f"chunked: article of {len(article.text):,} characters split into {len(chunks)} parts "
+                f"of at most {self.settings.chunk_chars:,}; records merged"
+            )
+        summaries: list[str] = []
+        found: dict[str, list[Record]] = {c: [] for c in CATEGORIES}
+        published = article.published.isoformat() if article.published else None
+        for part, chunk in enumerate(chunks, start=1):
+            for call, model in CALLS.items():
+                messages = self.prompts.messages(
+                    call, text=chunk, title=article.title, published=published, fields=describe_fields(model)
+                )
+                answer = await self.backend.call(call, messages, model)
+                usage.add(answer.usage)
+                calls.append(CallTiming(name=call if len(chunks) == 1 else f"{call}[{part}]", ms=answer.ms))
+                data = answer.parsed
+                if isinstance(data, OverviewCall):
+                    summaries.append(data.summary)
+                for category in CATEGORIES:
+                    found[category].extend(getattr(data, category, []))
+        merged: dict[str, Any] = {
+            c: [derive(c, item, article.published) for item in dedupe(c, found[c])] for c in CATEGORIES
+        }
+        summary = ArticleSummary(summary=summaries[0], **merged)
+        summary, past = drop_past_meetings(summary, article.published)
+        summary, grounding, rejected = ground(summary, article.text, categories=CATEGORIES)
+        return SummaryResult(
+            id=self.result_id(article),
+            source=Source(title=article.title, url=article.url, published=article.published),
+            summary=summary,
+            grounding=grounding,
+            rejected=past + rejected,
+            provenance=Provenance(
+                summarizer_version=__version__,
+                backend=self.backend.name,
+                model=self.backend.model,
+                prompt_version=self.prompts.version,
+                schema_version=SCHEMA_VERSION,
+            ),
+            usage=usage,
+            timings=Timings(total_ms=(time.perf_counter() - started) * 1000, calls=calls),
+            warnings=warnings,
+        )
+
+    async def aclose(self) -> None:
+        await self.backend.aclose()
+
+
+async def asummarize(
+    text: str | bytes | None = None,
+    *,
+    html: str | bytes | None = None,
+    title: str | None = None,
+    url: str | None = None,
+    published: str | dt.date | None = None,
+    settings: Settings | None = None,
+    backend: Backend | None = None,
+) -> SummaryResult:
+    """Summarize one article (async). Raises InputError, ConfigError or BackendError subclasses."""
+    engine = Summarizer(settings, backend)
+    try:
+        return await engine.summarize(text, html=html, title=title, url=url, published=published)
+    finally:
+        if backend is None:
+            await engine.aclose()
+
+
+def summarize(
+    text: str | bytes | None = None,
+    *,
+    html: str | bytes | None = None,
+    title: str | None = None,
+    url: str | None = None,
+    published: str | dt.date | None = None,
+    settings: Settings | None = None,
+    backend: Backend | None = None,
+) -> SummaryResult:
+    """Summarize one article into grounded records (SPEC §1-§2)."""
+    return asyncio.run(
+        asummarize(text, html=html, title=title, url=url, published=published, settings=settings, backend=backend)
+    )
