@@ -91,6 +91,10 @@ class CallTiming(Envelope):
 class Timings(Envelope):
     total_ms: float = 0.0
     calls: list[CallTiming] = Field(default_factory=list)
+    cached: bool = Field(
+        False,
+        description="Served from the result cache: total_ms is the lookup; calls and usage are the original run's.",
+    )
 
 
 class SummaryResult(Envelope):
