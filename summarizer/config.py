@@ -59,6 +59,21 @@ class Settings(BaseSettings):
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list, description="Bearer tokens accepted by the HTTP API, comma-separated. Empty: no auth."
     )
+    api_timeout: float = Field(
+        600.0, gt=0, description="Seconds before an HTTP summary request gives up with 504 (queue wait included)."
+    )
+    api_queue_size: int = Field(
+        64, ge=0, le=100_000, description="HTTP requests that may wait for a free slot; beyond that, 429."
+    )
+    api_max_body_bytes: int = Field(
+        10_000_000, gt=0, description="Largest HTTP request body accepted, in bytes; larger gets 413."
+    )
+    api_max_batch_articles: int = Field(
+        1000, ge=1, description="Most articles one POST /v1/batches may carry; more gets 413."
+    )
+    api_batch_db: Path | None = Field(
+        None, description="SQLite file holding HTTP batches and their results. Default: <cache_dir>/api-batches.sqlite3."
+    )
 
     @field_validator("api_keys", mode="before")
     @classmethod
