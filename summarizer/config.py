@@ -72,7 +72,7 @@ class Settings(BaseSettings):
         1000, ge=1, description="Most articles one POST /v1/batches may carry; more gets 413."
     )
     api_batch_db: Path | None = Field(
-        None, description="SQLite file holding HTTP batches and their results. Default: <cache_dir>/api-batches.sqlite3."
+        None, description="SQLite file of HTTP batches and their results. Default: <cache_dir>/api-batches.sqlite3."
     )
 
     @field_validator("api_keys", mode="before")
