@@ -20,6 +20,7 @@ from ._postprocess import dedupe, derive, drop_past_meetings, ground
 from ._prompts import PromptSet, load_prompts
 from ._version import __version__
 from .backends import Backend, create_backend
+from .cache import result_cache
 from .config import Settings
 from .schemas import (
     CALLS,
@@ -99,6 +100,10 @@ class Summarizer:
         return await self.summarize_article(article)
 
     async def summarize_article(self, article: Article) -> SummaryResult:
+        source = Source(title=article.title, url=article.url, published=article.published)
+        cache = result_cache(self.settings)  # None with --no-cache (and for the scripted fake backend)
+        if cache is not None and (hit := await asyncio.to_thread(cache.get, self.result_id(article), source=source)):
+            return hit
         started = time.perf_counter()
         usage = Usage()
         calls: list[CallTiming] = []
@@ -131,9 +136,9 @@ class Summarizer:
         summary = ArticleSummary(summary=summaries[0], **merged)
         summary, past = drop_past_meetings(summary, article.published)
         summary, grounding, rejected = ground(summary, article.text, categories=CATEGORIES)
-        return SummaryResult(
+        result = SummaryResult(
             id=self.result_id(article),
-            source=Source(title=article.title, url=article.url, published=article.published),
+            source=source,
             summary=summary,
             grounding=grounding,
             rejected=past + rejected,
@@ -148,6 +153,9 @@ class Summarizer:
             timings=Timings(total_ms=(time.perf_counter() - started) * 1000, calls=calls),
             warnings=warnings,
         )
+        if cache is not None:  # only a validated, grounded result gets here
+            await asyncio.to_thread(cache.put, result)
+        return result
 
     async def aclose(self) -> None:
         await self.backend.aclose()

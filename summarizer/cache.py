@@ -1,0 +1,128 @@
+"""The result cache: finished ``SummaryResult``s in SQLite, keyed by ``SummaryResult.id``.
+
+The id hashes everything that decides the output (text, publication date, backend, model, prompt
+version, schema version and the options that change generation), so a hit is the answer the model would
+give again. The CLI, the batch job and the HTTP API share one file, ``<cache_dir>/results.sqlite3``,
+safely from several processes at once (WAL journal, busy timeout, one short transaction per write).
+
+Only results that passed schema validation and grounding are stored: a call that failed, was cut off or
+never validated raises before anything is written. A stored row that no longer validates (for example
+after an upgrade changed the envelope) is treated as a miss and removed. A hit comes back with
+``timings.cached`` set and ``timings.total_ms`` the lookup time; its ``usage`` is what the original run
+spent. Results of the scripted ``fake`` backend are never cached: its answers depend on a script that
+is not part of the id.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from .config import Settings
+from .schemas import Source, SummaryResult
+
+CACHE_FILE = "results.sqlite3"
+BUSY_TIMEOUT_MS = 30_000
+UNCACHED_BACKENDS = frozenset({"fake"})
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS results (
+    id TEXT PRIMARY KEY,
+    result TEXT NOT NULL,
+    created REAL NOT NULL
+)
+"""
+
+
+class ResultCache:
+    """A thread-safe handle on one cache file; cheap to share across tasks and threads of a process."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None
+        )
+        self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._db.execute(_SCHEMA)
+
+    def get(self, result_id: str, *, source: Source | None = None) -> SummaryResult | None:
+        """The cached result for ``result_id`` marked as a hit, or None. ``source`` replaces the stored one
+        (title and URL are not part of the id)."""
+        started = time.perf_counter()
+        with self._lock:
+            row = self._db.execute("SELECT result FROM results WHERE id = ?", (result_id,)).fetchone()
+        if row is None:
+            return None
+        try:
+            result = SummaryResult.model_validate_json(row[0])
+        except ValidationError:
+            self.delete(result_id)
+            return None
+        if result.id != result_id:
+            self.delete(result_id)
+            return None
+        result.timings.cached = True
+        result.timings.total_ms = (time.perf_counter() - started) * 1000
+        if source is not None:
+            result.source = source
+        return result
+
+    def put(self, result: SummaryResult) -> None:
+        """Store a validated result (replacing any row with its id)."""
+        stored = result.model_copy(update={"timings": result.timings.model_copy(update={"cached": False})})
+        payload = stored.model_dump_json()
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO results (id, result, created) VALUES (?, ?, ?)",
+                (result.id, payload, time.time()),
+            )
+
+    def delete(self, result_id: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM results WHERE id = ?", (result_id,))
+
+    def __len__(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM results").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+_open: dict[tuple[int, Path], ResultCache] = {}
+_open_lock = threading.Lock()
+
+
+def cache_path(settings: Settings) -> Path:
+    return Path(settings.cache_dir).expanduser() / CACHE_FILE
+
+
+def result_cache(settings: Settings) -> ResultCache | None:
+    """The process's shared cache for these settings, or None when caching is off for them."""
+    if settings.no_cache or settings.backend_name in UNCACHED_BACKENDS:
+        return None
+    key = (os.getpid(), cache_path(settings).resolve())  # a forked worker opens its own connection
+    with _open_lock:
+        cache = _open.get(key)
+        if cache is None:
+            cache = _open[key] = ResultCache(key[1])
+        return cache
+
+
+def close_caches() -> None:
+    """Close every cache handle this process opened (tests; a long-lived server shutting down)."""
+    with _open_lock:
+        for key, cache in list(_open.items()):
+            if key[0] == os.getpid():
+                cache.close()
+            del _open[key]
