@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature.")
     cache_dir: Path = Field(default_factory=default_cache_dir, description="Where models and results are cached.")
     no_cache: bool = Field(False, description="Do not read or write the result cache.")
+    price_per_1k_prompt_tokens: float | None = Field(
+        None, ge=0, description="Price of 1,000 prompt tokens, for the batch job's cost estimate (any currency)."
+    )
+    price_per_1k_completion_tokens: float | None = Field(
+        None, ge=0, description="Price of 1,000 completion tokens, for the batch job's cost estimate."
+    )
     max_input_chars: int = Field(200_000, gt=0, description="Reject articles longer than this many characters.")
     chunk_chars: int = Field(
         6_000, ge=500, description="Split articles longer than this (characters) on paragraph boundaries."
