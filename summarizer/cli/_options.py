@@ -14,6 +14,7 @@ from pydantic import SecretStr, ValidationError
 
 from ..config import Settings
 from ..errors import ConfigError
+from ._errors import exit_on_error
 
 
 def _flag_type(annotation: Any) -> Any:
@@ -71,7 +72,8 @@ def with_settings(func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         flags = {p.name[len("setting_") :]: kwargs.pop(p.name, None) for p in SETTING_FLAGS}
-        kwargs["settings"] = settings_from_flags(flags)
+        with exit_on_error():
+            kwargs["settings"] = settings_from_flags(flags)
         return func(*args, **kwargs)
 
     params = own + SETTING_FLAGS
