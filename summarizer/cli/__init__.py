@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from ._batch import batch_command
 from ._summarize import schema_command, summarize_command
 
 app = typer.Typer(
@@ -15,6 +16,7 @@ app = typer.Typer(
 )
 app.command("summarize")(summarize_command)
 app.command("schema")(schema_command)
+app.command("batch")(batch_command)
 
 
 def main() -> None:

@@ -1,0 +1,147 @@
+"""`summarizer batch`: a directory or JSON Lines file in, one JSON line per record out, resumable."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from ..batch import BatchReport, JsonlStore, count_records, read_records, run_batch
+from ..config import Settings
+from ..errors import BackendUnavailableError, InputError
+from ..pipeline import Summarizer
+from ._errors import err_console, exit_on_error
+from ._options import with_settings
+
+EXIT_SOME_FAILED = 1
+EXIT_INTERRUPTED = 130
+
+
+def _progress_bar() -> Progress:
+    return Progress(
+        TextColumn("[bold]batch"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(
+            "[green]{task.fields[done]} done[/] [red]{task.fields[failed]} failed[/] "
+            "[dim]{task.fields[skipped]} skipped[/]"
+        ),
+        TextColumn("{task.fields[rate]:.2f} art/s"),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[tokens]:,} tokens"),
+        console=err_console,
+    )
+
+
+async def _run(source: Path, store: JsonlStore, settings: Settings, total: int) -> BatchReport:
+    summarizer = Summarizer(settings)
+    try:
+        # an OpenAI-compatible endpoint is checked up front: a batch against a dead endpoint would only
+        # fill the output with failures (the local backend starts on first use, so it is not woken here)
+        if summarizer.backend.name == "openai" and not await summarizer.backend.ready():
+            raise BackendUnavailableError(
+                f"the {summarizer.backend.name} backend is not reachable; nothing was run "
+                "(check --base-url / SUMMARIZER_BASE_URL, or start the server)",
+                backend=summarizer.backend.name,
+            )
+        with _progress_bar() as bar:
+            task = bar.add_task("batch", total=total, done=0, failed=0, skipped=0, rate=0.0, tokens=0)
+
+            def on_progress(report: BatchReport) -> None:
+                elapsed = report.elapsed()
+                bar.update(
+                    task,
+                    completed=report.finished + report.skipped,
+                    done=report.done,
+                    failed=report.failed,
+                    skipped=report.skipped,
+                    rate=report.finished / elapsed if elapsed > 0 else 0.0,
+                    tokens=report.tokens,
+                )
+
+            records = read_records(source, max_chars=settings.max_input_chars)
+            return await run_batch(
+                records, summarizer, store, concurrency=settings.concurrency, on_progress=on_progress
+            )
+    finally:
+        await summarizer.aclose()
+
+
+def closing_report(report: BatchReport, settings: Settings, out: Path, in_file: dict[str, int]) -> dict[str, Any]:
+    """The closing report as JSON (also what ``--report-json`` writes)."""
+    cost = report.cost(settings.price_per_1k_prompt_tokens, settings.price_per_1k_completion_tokens)
+    return {
+        **report.to_json(),
+        "tokens": report.tokens,
+        "cost_estimate": None if cost is None else round(cost, 6),
+        "output": str(out),
+        "output_done": in_file["done"],
+        "output_failed": in_file["failed"],
+    }
+
+
+def _print_report(data: dict[str, Any]) -> None:
+    rate = data["grounding_rate"]
+    lines = [
+        f"[bold]batch finished[/] in {data['wall_s']:.1f} s: [green]{data['done']} done[/], "
+        f"[red]{data['failed']} failed[/], {data['skipped']} skipped (already in the output) "
+        f"of {data['seen']} records; {data['cache_hits']} served from the cache",
+        f"tokens: {data['prompt_tokens']:,} prompt + {data['completion_tokens']:,} completion = {data['tokens']:,} "
+        f"in {data['model_calls']:,} model calls ({data['retries']:,} retries)"
+        + ("" if data["cost_estimate"] is None else f"; estimated cost {data['cost_estimate']:.4f}"),
+        "grounding rate: " + ("—" if rate is None else f"{rate:.1%} of items grounded in their article"),
+    ]
+    if data["errors"]:
+        lines.append("failures: " + ", ".join(f"{code} {n}" for code, n in sorted(data["errors"].items())))
+    lines.append(
+        f"output: {data['output']} holds {data['output_done']} done and {data['output_failed']} failed records"
+        + ("; re-run with --retry-failed to retry the failures" if data["output_failed"] else "")
+    )
+    for line in lines:
+        err_console.print(line)
+
+
+@with_settings
+def batch_command(
+    source: Annotated[
+        Path, typer.Argument(help="A directory of .txt/.md/.html articles, or a JSON Lines file of records.")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="JSON Lines output; re-running resumes it.")],
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="Run again the records that failed in earlier runs.")
+    ] = False,
+    report_json: Annotated[
+        Path | None, typer.Option("--report-json", help="Also write the closing report to this JSON file.")
+    ] = None,
+    *,
+    settings: Settings,
+) -> None:
+    """Summarize many articles into one JSON line each; resumable, one line per record.
+
+    JSON Lines input: one object per line, {"id", "text" or "html", "title", "url", "published"}; id
+    defaults to a hash of the content. Directory input: the id is the file's path without its suffix.
+    Exit status: 0 when every record is done, 1 when some failed, 2 bad input or settings, 3 backend
+    unreachable, 130 interrupted (re-run the same command to resume).
+    """
+    with exit_on_error():
+        if not source.exists():
+            raise InputError(f"no such file or directory: {source}", code="not_found")
+        total = count_records(source)
+        with JsonlStore(out, retry_failed=retry_failed) as store:
+            try:
+                report = asyncio.run(_run(source, store, settings, total))
+            except KeyboardInterrupt:
+                err_console.print(f"interrupted: finished records are in {out}; re-run the same command to resume")
+                raise typer.Exit(EXIT_INTERRUPTED) from None
+            in_file = store.counts()
+        data = closing_report(report, settings, out, in_file)
+    _print_report(data)
+    if report_json is not None:
+        report_json.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    if data["output_failed"]:
+        raise typer.Exit(EXIT_SOME_FAILED)
