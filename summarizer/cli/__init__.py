@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from ._batch import batch_command
+from ._serve import serve_command
 from ._summarize import schema_command, summarize_command
 
 app = typer.Typer(
@@ -17,6 +18,7 @@ app = typer.Typer(
 app.command("summarize")(summarize_command)
 app.command("schema")(schema_command)
 app.command("batch")(batch_command)
+app.command("serve")(serve_command)
 
 
 def main() -> None:

@@ -1,0 +1,108 @@
+"""One article in, one ``SummaryResult`` out; plus liveness, readiness and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from .._input import Article
+from ..errors import BackendError, SummarizerError
+from ..pipeline import Summarizer
+from ..schemas import SummaryResult
+from ._errors import ApiError
+from ._logging import USAGE_KEY
+from ._metrics import CONTENT_TYPE
+from ._models import ArticleIn, Health, Readiness, error_responses
+
+log = logging.getLogger("summarizer.api")
+READY_TIMEOUT_S = 5.0
+
+
+async def _prepare(summarizer: Summarizer, body: ArticleIn) -> Article:
+    fields: dict[str, Any] = {"title": body.title, "url": body.url, "published": body.published}
+    if body.html is not None:  # HTML extraction is CPU work: keep it off the event loop
+        return await asyncio.to_thread(summarizer.prepare, None, html=body.html, **fields)
+    return summarizer.prepare(body.text, **fields)
+
+
+def summary_router(dependencies: list[Any]) -> APIRouter:
+    router = APIRouter(tags=["summaries"], dependencies=dependencies)
+
+    @router.post(
+        "/v1/summaries",
+        response_model=SummaryResult,
+        responses=error_responses(400, 401, 413, 422, 429, 500, 502, 503, 504),
+        summary="Summarize one article",
+    )
+    async def create_summary(body: ArticleIn, request: Request) -> Response:
+        """Grounded records of one article, the same ``SummaryResult`` the library returns.
+
+        At most ``concurrency`` articles run at once and ``api_queue_size`` wait; beyond that the answer is
+        429 with Retry-After. The whole request, waiting included, is bounded by ``api_timeout`` (504).
+        """
+        runtime = request.app.state.runtime
+        timeout = runtime.settings.api_timeout
+        try:
+            async with asyncio.timeout(timeout):
+                article = await _prepare(runtime.summarizer, body)
+                async with runtime.admission.slot():
+                    result: SummaryResult = await runtime.summarizer.summarize_article(article)
+        except TimeoutError:
+            runtime.metrics.observe_error("timeout", source="api", backend=False)
+            raise ApiError(
+                504, "timeout", f"no summary within {timeout:g} s (raise SUMMARIZER_API_TIMEOUT to wait longer)"
+            ) from None
+        except SummarizerError as exc:
+            runtime.metrics.observe_error(exc.code, source="api", backend=isinstance(exc, BackendError))
+            raise
+        runtime.metrics.observe_result(result, source="api")
+        request.scope[USAGE_KEY] = result.usage
+        return Response(result.model_dump_json(), media_type="application/json")
+
+    return router
+
+
+def ops_router(metrics_dependencies: list[Any]) -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", response_model=Health, summary="Liveness")
+    async def healthz() -> Health:
+        """True while the process is alive and serving, whatever the backend's state."""
+        return Health()
+
+    @router.get(
+        "/readyz",
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "The model backend is not reachable."}},
+        summary="Readiness",
+    )
+    async def readyz(request: Request) -> JSONResponse:
+        """Whether the model backend can take a request now (503 when it cannot)."""
+        summarizer: Summarizer = request.app.state.runtime.summarizer
+        try:
+            ready = await asyncio.wait_for(summarizer.backend.ready(), READY_TIMEOUT_S)
+        except Exception as exc:  # a probe that fails or hangs means not ready
+            log.warning("readiness probe failed: %r", exc)
+            ready = False
+        body = Readiness(ready=ready, backend=summarizer.backend.name)
+        return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+
+    @router.get(
+        "/metrics",
+        response_class=PlainTextResponse,
+        dependencies=metrics_dependencies,
+        responses={
+            200: {"description": "Prometheus text format.", "content": {"text/plain": {"schema": {"type": "string"}}}},
+            **error_responses(401),
+        },
+        summary="Prometheus metrics",
+    )
+    async def metrics(request: Request) -> Response:
+        """Requests, latencies, backend calls, retries, tokens and grounding rate of this process."""
+        return Response(request.app.state.runtime.metrics.render(), media_type=CONTENT_TYPE)
+
+    return router
