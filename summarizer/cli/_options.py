@@ -39,6 +39,8 @@ for _name, _field in Settings.model_fields.items():
     _type = _flag_type(_field.annotation)
     _flag = "--" + _name.replace("_", "-")
     _help = (_field.description or "") + f" [env: SUMMARIZER_{_name.upper()}]"
+    if _type is bool:  # an on/off pair: --no-cache/--cache, --x/--no-x
+        _flag = f"{_flag}/--{_flag[5:]}" if _flag.startswith("--no-") else f"{_flag}/--no-{_flag[2:]}"
     _option = typer.Option(_flag, help=_help, rich_help_panel="Settings", show_default=False)
     SETTING_FLAGS.append(
         inspect.Parameter(
