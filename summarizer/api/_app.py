@@ -58,11 +58,9 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     lifespan) and closed when it stops; unfinished batches in the file resume on start.
     """
     settings = settings or Settings()
-    runtime = Runtime(
-        settings=settings,
-        metrics=Metrics(),
-        admission=Admission(settings.concurrency, settings.api_queue_size),
-    )
+    metrics = Metrics()
+    admission = Admission(settings.concurrency, settings.api_queue_size, on_reject=metrics.overloaded.inc)
+    runtime = Runtime(settings=settings, metrics=metrics, admission=admission)
     runtime.metrics.in_flight.set_function(lambda: runtime.admission.active)
     runtime.metrics.waiting.set_function(lambda: runtime.admission.waiting)
 

@@ -7,7 +7,7 @@ import asyncio
 import json
 import math
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -18,8 +18,9 @@ from ._errors import ApiError, error_body
 class Admission:
     """At most ``limit`` summaries run at once and at most ``queue_size`` wait; the rest are refused."""
 
-    def __init__(self, limit: int, queue_size: int) -> None:
+    def __init__(self, limit: int, queue_size: int, on_reject: Callable[[], None] | None = None) -> None:
         self.limit = limit
+        self.on_reject = on_reject
         self.queue_size = queue_size
         self.active = 0
         self.waiting = 0
@@ -36,6 +37,8 @@ class Admission:
     async def slot(self) -> AsyncIterator[None]:
         if self._slots.locked() and self.waiting >= self.queue_size:
             self.rejected += 1
+            if self.on_reject is not None:
+                self.on_reject()
             retry = self.retry_after()
             raise ApiError(
                 429,
