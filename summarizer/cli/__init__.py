@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from ._batch import batch_command
+from ._eval import eval_command
 from ._serve import serve_command
 from ._summarize import schema_command, summarize_command
 
@@ -19,6 +20,7 @@ app.command("summarize")(summarize_command)
 app.command("schema")(schema_command)
 app.command("batch")(batch_command)
 app.command("serve")(serve_command)
+app.command("eval")(eval_command)
 
 
 def main() -> None:
