@@ -1,0 +1,188 @@
+"""Batch throughput and memory against a fake OpenAI-compatible server with a fixed latency.
+
+    .venv/bin/python bench/batch.py                      # concurrency 1, 8, 32 (about 10 minutes)
+    .venv/bin/python bench/batch.py --concurrency 32 --records 500
+
+The fake server runs in its own process and answers every request after ``--latency-ms`` (200 ms).
+Each article takes 5 model calls, one after the other, so one slot finishes at most one article per
+5 x 200 ms = 1 s. Ideal throughput is therefore ``concurrency / (5 x latency)`` articles per second
+(the same as ``concurrency / latency`` model calls per second); the ratio printed is measured / ideal.
+
+Each run is a separate process (so peak RSS is its own) that streams a generated JSON Lines corpus through
+the real batch path (``read_records`` -> ``run_batch`` -> ``JsonlStore``) with the result cache off.
+Memory is sampled as the run proceeds (RSS at 25 %, 50 %, 75 % and 100 % of the records): flat samples
+mean memory does not grow with the number of records. ``--engine-only`` adds a run whose backend only
+sleeps for the latency and returns a fixed answer, to separate the engine's own overhead from the
+per-call CPU cost of the OpenAI SDK and instructor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+CALLS_PER_ARTICLE = 5
+TEXT = (
+    "Article {i}. Foreign Minister Ana Silva said talks on the ceasefire will resume in Geneva next week. "
+    "The government demands that the border crossings reopen before any agreement."
+)
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as file:
+        return int(file.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+class SleepBackend:
+    """Answers every call after a fixed sleep with an empty, valid record set: no SDK, no HTTP."""
+
+    name = "bench"
+    model = "sleep"
+
+    def __init__(self, latency_s: float) -> None:
+        from summarizer.backends.fake import EMPTY_ANSWERS
+        from summarizer.schemas import CALLS
+
+        self.latency_s = latency_s
+        self.answers = {name: CALLS[name].model_validate(EMPTY_ANSWERS[name]) for name in CALLS}
+
+    async def call(self, name: str, messages: list[dict[str, Any]], response_model: Any) -> Any:
+        from summarizer.backends import CallResult
+        from summarizer.schemas import Usage
+
+        await asyncio.sleep(self.latency_s)
+        return CallResult(parsed=self.answers[name], usage=Usage(model_calls=1), ms=self.latency_s * 1000)
+
+    async def ready(self) -> bool:
+        return True
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def child(args: argparse.Namespace) -> dict[str, Any]:
+    from summarizer import Settings, Summarizer
+    from summarizer.batch import JsonlStore, read_records, run_batch
+
+    work = Path(tempfile.mkdtemp(prefix="bench-batch-"))
+    source = work / "in.jsonl"
+    with open(source, "w", encoding="utf-8") as file:
+        for i in range(args.records):
+            file.write(json.dumps({"id": f"r{i:06d}", "text": TEXT.format(i=i)}) + "\n")
+    settings = Settings(backend="openai", base_url=args.base_url or "http://127.0.0.1:9/v1", no_cache=True)
+    backend = SleepBackend(args.latency_ms / 1000) if args.engine_only else None
+    summarizer = Summarizer(settings, backend)  # type: ignore[arg-type]
+    samples: dict[int, float] = {}
+    marks = {args.records * q // 4 for q in (1, 2, 3, 4)}
+
+    def on_progress(report: Any) -> None:
+        if report.finished in marks and report.finished not in samples:
+            samples[report.finished] = round(rss_mb(), 1)
+
+    cpu0, started = time.process_time(), time.perf_counter()
+    with JsonlStore(work / "out.jsonl") as store:
+        records = read_records(source, max_chars=settings.max_input_chars)
+        report = await run_batch(records, summarizer, store, concurrency=args.concurrency, on_progress=on_progress)
+    wall = time.perf_counter() - started
+    await summarizer.aclose()
+    return {
+        "records": args.records,
+        "done": report.done,
+        "failed": report.failed,
+        "wall_s": wall,
+        "cpu_s": time.process_time() - cpu0,
+        "model_calls": report.model_calls,
+        "rss_mb_at": samples,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "output_mb": (work / "out.jsonl").stat().st_size / 2**20,
+    }
+
+
+def serve(latency_ms: float, nagle: bool) -> None:
+    """The fake server, in this process until stdin closes."""
+    from summarizer.testing.fake_openai import FakeOpenAIServer
+
+    server = FakeOpenAIServer(latency_ms=latency_ms)
+    # The fake's handler sends headers and body in two writes; with Nagle's algorithm on, the body waits
+    # for the client's delayed ACK (about 40 ms per response on Linux), which is not the batch's cost.
+    server._httpd.RequestHandlerClass.disable_nagle_algorithm = not nagle  # type: ignore[attr-defined]
+    with server:
+        print(f"fake OpenAI-compatible server on {server.base_url}", flush=True)
+        sys.stdin.read()
+
+
+def start_server(latency_ms: float, nagle: bool) -> tuple[subprocess.Popen[str], str]:
+    cmd = [sys.executable, __file__, "--serve", "--latency-ms", str(latency_ms)] + (["--nagle"] if nagle else [])
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    match = re.search(r"(http://127\.0\.0\.1:\d+/v1)", proc.stdout.readline())
+    if not match:
+        proc.kill()
+        raise SystemExit("the fake server did not start")
+    return proc, match.group(1)
+
+
+def run_child(concurrency: int, records: int, latency_ms: float, base_url: str | None, engine_only: bool) -> Any:
+    cmd = [sys.executable, __file__, "--child", "--concurrency", str(concurrency), "--records", str(records)]
+    cmd += ["--latency-ms", str(latency_ms)] + (["--base-url", base_url] if base_url else [])
+    cmd += ["--engine-only"] if engine_only else []
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=3600)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--concurrency", type=int, nargs="*", default=[1, 8, 32])
+    parser.add_argument("--records", type=int, default=2000, help="records per run (concurrency 1: at most 60)")
+    parser.add_argument("--latency-ms", type=float, default=200.0)
+    parser.add_argument("--engine-only", action="store_true", help="also run with a backend that only sleeps")
+    parser.add_argument("--nagle", action="store_true", help="leave Nagle's algorithm on in the fake server")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--base-url", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.latency_ms, args.nagle)
+        return
+    if args.child:
+        args.concurrency = args.concurrency[0]
+        print(json.dumps(asyncio.run(child(args))))
+        return
+    server, base_url = start_server(args.latency_ms, args.nagle)
+    article_s = CALLS_PER_ARTICLE * args.latency_ms / 1000
+    print(f"fake server {base_url}, {args.latency_ms:g} ms per call, {CALLS_PER_ARTICLE} calls per article")
+    print(f"ideal = concurrency / ({CALLS_PER_ARTICLE} x {args.latency_ms:g} ms) articles/s\n")
+    header = f"{'backend':<14}{'conc':>5}{'records':>8}{'wall s':>9}{'art/s':>8}{'ideal':>7}{'ratio':>7}"
+    print(header + f"{'calls/s':>9}{'cpu ms/call':>12}{'peak RSS MB':>12}  RSS MB at 25/50/75/100 %")
+    runs = [(c, False) for c in args.concurrency] + ([(max(args.concurrency), True)] if args.engine_only else [])
+    try:
+        for concurrency, engine_only in runs:
+            records = min(args.records, 60) if concurrency == 1 else args.records
+            r = run_child(concurrency, records, args.latency_ms, None if engine_only else base_url, engine_only)
+            rate, ideal = r["done"] / r["wall_s"], concurrency / article_s
+            samples = "/".join(str(v) for _, v in sorted((int(k), v) for k, v in r["rss_mb_at"].items()))
+            print(
+                f"{'sleep-only' if engine_only else 'openai+fake':<14}{concurrency:>5}{records:>8}{r['wall_s']:>9.1f}"
+                f"{rate:>8.2f}{ideal:>7.1f}{rate / ideal:>7.2f}{r['model_calls'] / r['wall_s']:>9.1f}"
+                f"{1000 * r['cpu_s'] / max(1, r['model_calls']):>12.2f}{r['peak_rss_mb']:>12.1f}  {samples}"
+                + (f"  ({r['failed']} failed)" if r["failed"] else ""),
+                flush=True,
+            )
+    finally:
+        assert server.stdin is not None
+        server.stdin.close()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
