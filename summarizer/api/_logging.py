@@ -58,6 +58,7 @@ def log_config(level: str = "info") -> dict[str, Any]:
             "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
             "summarizer": {"handlers": ["stderr"], "level": level.upper(), "propagate": False},
         },
+        "root": {"handlers": ["stderr"], "level": "WARNING"},
     }
 
 

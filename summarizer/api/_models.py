@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import JsonDict
 
 BatchState = Literal["queued", "running", "done", "failed"]
 
@@ -14,8 +15,19 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+#: "Exactly one of text or html" in JSON Schema terms (an explicit null counts as absent).
+ONE_BODY: dict[str, Any] = {
+    "oneOf": [
+        {"required": ["text"], "properties": {"text": {"type": "string"}, "html": {"type": "null"}}},
+        {"required": ["html"], "properties": {"html": {"type": "string"}, "text": {"type": "null"}}},
+    ]
+}
+
+
 class ArticleIn(Strict):
     """One article: exactly one of ``text`` or ``html``; ``published`` resolves relative meeting dates."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=cast(JsonDict, ONE_BODY))
 
     text: Annotated[str, Field(min_length=1)] | None = Field(
         None, description="The article as plain UTF-8 text. Give this or html.", examples=["Putin said on Thursday…"]

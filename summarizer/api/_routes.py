@@ -97,7 +97,10 @@ def ops_router(metrics_dependencies: list[Any]) -> APIRouter:
         dependencies=metrics_dependencies,
         responses={
             200: {"description": "Prometheus text format.", "content": {"text/plain": {"schema": {"type": "string"}}}},
-            **error_responses(401),
+            401: {  # JSON like every error, although this route's own content is text
+                "description": "Missing or wrong bearer token.",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+            },
         },
         summary="Prometheus metrics",
     )
