@@ -12,7 +12,9 @@ import uvicorn
 from fastapi import FastAPI
 from pydantic import SecretStr
 
+from ..backends import Backend
 from ..config import Settings
+from ..errors import ConfigError
 from ._app import create_app
 from ._logging import log_config
 
@@ -37,8 +39,18 @@ def settings_env(settings: Settings) -> dict[str, str | None]:
     }
 
 
-def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
-    """Serve until interrupted. With several workers each process builds its app from the environment."""
+def serve(
+    settings: Settings,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+    backend: Backend | None = None,
+) -> None:
+    """Serve until interrupted. With several workers each process builds its app from the environment
+    (so ``backend``, an object, can only be given to a single worker)."""
+    if backend is not None and workers > 1:
+        raise ConfigError("a backend object can be shared by one worker only; use --workers 1")
     common: dict[str, Any] = {
         "host": host,
         "port": port,
@@ -55,7 +67,7 @@ def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, work
                 os.environ[key] = value
         uvicorn.run(FACTORY, factory=True, workers=workers, **common)
     else:
-        uvicorn.run(create_app(settings), **common)
+        uvicorn.run(create_app(settings, backend), **common)
 
 
 class ServerThread:

@@ -1,0 +1,271 @@
+"""Load on the HTTP API: ``summarizer serve`` on 127.0.0.1 with the fake backend at a fixed latency per model call,
+driven from this (separate) process with an httpx async client.
+
+One summary is 5 model calls made one after another, so with ``--call-ms C`` each request spends exactly
+5 x C ms waiting on the backend. The server's overhead for a request is its latency as the client sees it
+minus those 5 x C ms: HTTP, JSON, validation, admission, prompt rendering, parsing the model's JSON,
+grounding and serialization. The ratio is latency / (5 x C).
+
+Two phases: the measured load (``--requests`` at ``--concurrency``, below the server's limit, so every
+request should succeed), then a short deliberate overload (more clients than slots plus queue) that must
+be answered with 429s, not queued without bound. RSS of the server is read from /proc at start, middle and end.
+
+    python bench/api.py                      # 2,000 requests at concurrency 50, 100 ms per call
+    python bench/api.py --call-ms 20         # 100 ms of backend time per summary
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = ROOT / "seeds" / "000_4542c6a513510e75.txt"
+CALLS_PER_SUMMARY = 5
+#: Scripted answers quoting the seed article, so grounding does the work it does on real output.
+SCRIPT: dict[str, Any] = {
+    "overview": {"summary": "Putin called the US plan a basis for talks.", "actors": [
+        {"name": "Vladimir Putin", "kind": "person", "evidence": ["Russian President Vladimir Putin said Thursday"]}]},
+    "positions": {"positions": [{"holder": "Vladimir Putin", "topic": "US peace plan", "stance": "A basis for talks.",
+        "evidence": ["Overall, we agree that this can be used as a basis for future agreements"]}]},
+    "demands": {"demands": [{"demander": "Vladimir Putin", "addressee": "Ukraine", "demand": "Withdraw troops",
+        "evidence": ["we will achieve this by force"]}]},
+    "territorial_figures": {"territorial_figures": [{"territory": "Ukraine", "controller": "Russia",
+        "measure": "share_controlled", "value": 20, "unit": "percent", "approximate": True,
+        "evidence": ["Russia currently controls approximately 20% of Ukrainian territory"]}]},
+    "upcoming_meetings": {"upcoming_meetings": [{"participants": ["Steve Witkoff"], "location": "Moscow",
+        "when_text": "in the first half of next week", "status": "expected",
+        "evidence": ["expected to arrive in Moscow in the first half of next week"]}]},
+}  # fmt: skip
+
+
+def cpu_s(pid: int) -> float:
+    """User plus system CPU seconds used so far by the process (and its reaped children)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+#: The server process: ``summarizer serve`` as the CLI runs it (settings from SUMMARIZER_*), except that the fake
+#: backend's record of every call it answered (kept for tests to inspect) is bounded, so it does not grow with the run.
+SERVER = """
+import collections, sys
+from summarizer import Settings
+from summarizer.api import serve
+from summarizer.backends.fake import FakeBackend
+settings = Settings()
+backend = FakeBackend(settings)
+backend.calls = collections.deque(maxlen=100)
+serve(settings, port=int(sys.argv[1]), backend=backend)
+"""
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(args: argparse.Namespace, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    script = workdir / "script.json"
+    script.write_text(json.dumps(SCRIPT), encoding="utf-8")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SUMMARIZER_")}
+    env |= {
+        "SUMMARIZER_BACKEND": "fake",
+        "SUMMARIZER_FAKE_SCRIPT": str(script),
+        "SUMMARIZER_FAKE_LATENCY_MS": str(args.call_ms),
+        "SUMMARIZER_CONCURRENCY": str(args.slots),
+        "SUMMARIZER_API_QUEUE_SIZE": str(args.queue),
+        "SUMMARIZER_CACHE_DIR": str(workdir / "cache"),
+    }
+    command = [sys.executable, "-c", SERVER, str(port)]
+    log = (workdir / "server.log").open("wb")
+    proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited: {(workdir / 'server.log').read_text()[-2000:]}")
+        try:
+            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("server did not start within 60 s")
+
+
+async def load(url: str, body: bytes, total: int, concurrency: int, on_half: Any = None) -> dict[str, Any]:
+    """``total`` requests from ``concurrency`` clients; latencies of the 200s and statuses of all."""
+    latencies: list[float] = []
+    backend_ms: list[float] = []
+    pipeline_ms: list[float] = []
+    statuses: Counter[str] = Counter()
+    issued = 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
+
+        async def worker() -> None:
+            nonlocal issued
+            while issued < total:
+                issued += 1
+                if issued == total // 2 and on_half is not None:
+                    on_half()
+                started = time.perf_counter()
+                try:
+                    response = await client.post(
+                        "/v1/summaries", content=body, headers={"content-type": "application/json"}
+                    )
+                except httpx.TransportError as exc:
+                    statuses[type(exc).__name__] += 1
+                    continue
+                elapsed = (time.perf_counter() - started) * 1000
+                statuses[str(response.status_code)] += 1
+                if response.status_code == 200:
+                    latencies.append(elapsed)
+                    timings = response.json()["timings"]
+                    backend_ms.append(sum(c["ms"] for c in timings["calls"]))
+                    pipeline_ms.append(timings["total_ms"])
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        wall = time.perf_counter() - started
+    return {
+        "latencies": latencies,
+        "backend_ms": backend_ms,
+        "pipeline_ms": pipeline_ms,
+        "statuses": statuses,
+        "wall_s": wall,
+    }
+
+
+def pipeline_cpu_ms(text: str, n: int = 40) -> float:
+    """CPU of the library alone per summary (no HTTP), measured in this process with a zero-latency fake."""
+    from summarizer import Settings, Summarizer
+    from summarizer.backends.fake import FakeBackend
+
+    settings = Settings(backend="fake", fake_latency_ms=0)
+    summarizer = Summarizer(settings, FakeBackend(settings, SCRIPT))
+
+    async def run(count: int) -> None:
+        for _ in range(count):
+            await summarizer.summarize(text, published="2025-11-27")
+
+    asyncio.run(run(5))
+    started = time.process_time()
+    asyncio.run(run(n))
+    return (time.process_time() - started) * 1000 / n
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    return statistics.quantiles(values, n=1000, method="inclusive")[int(q * 10) - 1] if len(values) > 1 else values[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--call-ms", type=int, default=100, help="fake backend latency per model call")
+    parser.add_argument("--slots", type=int, default=64, help="server concurrency (SUMMARIZER_CONCURRENCY)")
+    parser.add_argument("--queue", type=int, default=64, help="server waiting queue (SUMMARIZER_API_QUEUE_SIZE)")
+    parser.add_argument("--overload-requests", type=int, default=600)
+    parser.add_argument("--overload-concurrency", type=int, default=300)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    if args.requests > 20_000 or args.concurrency > 1000 or args.overload_requests > 20_000:
+        raise SystemExit("refusing an unbounded run: at most 20,000 requests and 1,000 clients")
+    body = json.dumps({"text": SEED.read_text(encoding="utf-8"), "published": "2025-11-27"}).encode()
+    nominal = CALLS_PER_SUMMARY * args.call_ms
+    library_cpu_ms = pipeline_cpu_ms(SEED.read_text(encoding="utf-8"))
+    with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
+        proc, url = start_server(args, Path(tmp))
+        try:
+            asyncio.run(load(url, body, 100, 20))  # warm-up, not counted
+            rss = {"start": rss_mb(proc.pid)}
+            cpu_before = cpu_s(proc.pid)
+            run = asyncio.run(
+                load(url, body, args.requests, args.concurrency, lambda: rss.__setitem__("middle", rss_mb(proc.pid)))
+            )
+            cpu_per_request_ms = (cpu_s(proc.pid) - cpu_before) * 1000 / args.requests
+            rss["end"] = rss_mb(proc.pid)
+            overload = asyncio.run(load(url, body, args.overload_requests, args.overload_concurrency))
+            rss["after_overload"] = rss_mb(proc.pid)
+            ready = httpx.get(url + "/readyz").status_code
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+    lat, backend, pipeline = run["latencies"], run["backend_ms"], run["pipeline_ms"]
+    overhead = [v - nominal for v in lat]
+    outside = [v - p for v, p in zip(lat, pipeline, strict=True)]
+    inside = [p - nominal for p in pipeline]
+
+    def p50_p99(values: list[float]) -> dict[str, float]:
+        return {"p50": round(pct(values, 50), 1), "p99": round(pct(values, 99), 1)}
+
+    figures = {
+        "requests": args.requests,
+        "concurrency": args.concurrency,
+        "backend_ms_per_summary": nominal,
+        "throughput_rps": round(len(lat) / run["wall_s"], 1),
+        "latency_ms": {**p50_p99(lat), "max": round(max(lat), 1)},
+        "overhead_ms": p50_p99(overhead),
+        "overhead_ratio": {"p50": round(pct(lat, 50) / nominal, 3), "p99": round(pct(lat, 99) / nominal, 3)},
+        "pipeline_overhead_ms": p50_p99(inside),
+        "http_layer_overhead_ms": p50_p99(outside),
+        "in_backend_call_ms": p50_p99(backend),
+        "server_cpu_ms_per_request": round(cpu_per_request_ms, 1),
+        "library_cpu_ms_per_summary": round(library_cpu_ms, 1),
+        "statuses": dict(run["statuses"]),
+        "rss_mb": {k: round(v, 1) for k, v in rss.items()},
+        "overload": {
+            "requests": args.overload_requests,
+            "concurrency": args.overload_concurrency,
+            "server_slots_plus_queue": args.slots + args.queue,
+            "statuses": dict(overload["statuses"]),
+            "readyz_after": ready,
+        },
+    }
+    f = figures
+    print(f"API load: {args.requests} requests at concurrency {args.concurrency}; fake backend {args.call_ms} ms x "
+          f"{CALLS_PER_SUMMARY} calls = {nominal} ms of backend wait per summary")  # fmt: skip
+    print(f"  throughput        {f['throughput_rps']} req/s over {run['wall_s']:.1f} s")
+    print(f"  latency           {f['latency_ms']} ms")
+    print(f"  overhead          {f['overhead_ms']} ms over the {nominal} ms backend wait (ratio {f['overhead_ratio']})")
+    print(f"    in the pipeline {f['pipeline_overhead_ms']} ms (timings.total_ms - backend wait)")
+    print(f"    HTTP layer      {f['http_layer_overhead_ms']} ms (latency - timings.total_ms)")
+    print(f"  server CPU        {f['server_cpu_ms_per_request']} ms per request; the library alone (no HTTP) "
+          f"{f['library_cpu_ms_per_summary']} ms per summary")  # fmt: skip
+    print(f"  statuses          {f['statuses']}")
+    print(f"  server RSS MB     {f['rss_mb']}")
+    print(f"overload: {args.overload_requests} requests at concurrency {args.overload_concurrency} against "
+          f"{args.slots} slots + {args.queue} queue: {f['overload']['statuses']}, /readyz after: {ready}")  # fmt: skip
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
