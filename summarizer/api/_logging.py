@@ -25,7 +25,7 @@ log = logging.getLogger("summarizer.api")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 #: Key in the ASGI scope where a route leaves what the request cost, for the access log line.
 USAGE_KEY = "summarizer.usage"
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):

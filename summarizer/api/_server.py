@@ -19,6 +19,7 @@ from ._app import create_app
 from ._logging import log_config
 
 FACTORY = "summarizer.api:app_from_env"
+KEEP_ALIVE_S = 75
 
 
 def _env_value(value: Any) -> str:
@@ -58,6 +59,9 @@ def serve(
         "access_log": False,  # the app logs one JSON line per request itself
         "lifespan": "on",
         "server_header": False,
+        # longer than the usual 60 s idle timeout of proxies and clients' pools, so that an idle connection is
+        # closed by them and not by the server just as they reuse it (a lost request to the caller)
+        "timeout_keep_alive": KEEP_ALIVE_S,
     }
     if workers > 1:
         for key, value in settings_env(settings).items():
@@ -81,7 +85,14 @@ class ServerThread:
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((host, port))
         self.host, self.port = self.sock.getsockname()[:2]
-        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=5)
+        config = uvicorn.Config(
+            app,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=5,
+            timeout_keep_alive=KEEP_ALIVE_S,
+        )
         self.server = uvicorn.Server(config)
         self.startup_timeout = startup_timeout
         self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
