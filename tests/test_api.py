@@ -221,7 +221,7 @@ def test_request_log_lines(caplog: pytest.LogCaptureFixture, article: str) -> No
 
 def test_overload_answers_429_with_retry_after(article: str) -> None:
     settings = make_settings(concurrency=1, api_queue_size=1)
-    backend = FakeBackend(settings, SCRIPT, latency_ms=150)  # 0.75 s per summary
+    backend = FakeBackend(settings, SCRIPT, latency_ms=300)  # 1.5 s per summary: all five arrive while one runs
     with live(settings, backend) as client:
         with ThreadPoolExecutor(5) as pool:
             responses = list(pool.map(lambda _: client.post("/v1/summaries", json={"text": article}), range(5)))
