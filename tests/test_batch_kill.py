@@ -18,7 +18,7 @@ from summarizer.testing.fake_openai import FakeOpenAIServer
 
 from .test_batch_helpers import SCRIPT, check_exactly_once, read_output, write_corpus
 
-RECORDS = 400
+RECORDS = 250
 KILLS = 5
 RUN_TIMEOUT_S = 300
 

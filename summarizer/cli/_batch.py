@@ -109,7 +109,10 @@ def _print_report(data: dict[str, Any]) -> None:
 @with_settings
 def batch_command(
     source: Annotated[
-        Path, typer.Argument(help="A directory of .txt/.md/.html articles, or a JSON Lines file of records.")
+        Path,
+        typer.Argument(
+            metavar="INPUT", help="A directory of .txt/.md/.html articles, or a JSON Lines file of records."
+        ),
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="JSON Lines output; re-running resumes it.")],
     retry_failed: Annotated[
