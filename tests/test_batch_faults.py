@@ -31,11 +31,12 @@ def run_batch_cli(source: Path, out: Path, report: Path, base_url: str, *extra: 
 
 
 def test_flaky_endpoint_and_bad_records_give_every_record_exactly_once(tmp_path: Path) -> None:
-    source, out, report_file = tmp_path / "in.jsonl", tmp_path / "out.jsonl", tmp_path / "report.json"
+    source, out, report_file = tmp_path / "in.jsonl", tmp_path / "out.jsonl", tmp_path / "report-1.json"
     expected = write_corpus(source, RECORDS)
     with FakeOpenAIServer(SCRIPT, fault_rate=0.05, fault_kinds=FAULTS, seed=6, retry_after_s=1, hang_s=1.5) as server:
         code = run_batch_cli(source, out, report_file, server.base_url)
         faults_sent = dict(server.faults_sent)
+        (tmp_path / "faults.json").write_text(json.dumps({"requests": server.requests, "faults": faults_sent}))
     assert set(faults_sent) == set(FAULTS), faults_sent  # every kind of fault was really served
 
     lines = read_output(out)
@@ -64,17 +65,34 @@ def test_flaky_endpoint_and_bad_records_give_every_record_exactly_once(tmp_path:
     # the same command again: nothing to do, the file is untouched
     before = out.read_bytes()
     with FakeOpenAIServer(SCRIPT) as server:
-        assert run_batch_cli(source, out, report_file, server.base_url) == 1
+        assert run_batch_cli(source, out, tmp_path / "report-2.json", server.base_url) == 1
         assert server.requests == 0
     assert out.read_bytes() == before
-    assert json.loads(report_file.read_text())["skipped"] == len(expected)
+    assert json.loads((tmp_path / "report-2.json").read_text())["skipped"] == len(expected)
 
     # --retry-failed on a healthy endpoint: the model failures succeed, bad input fails again, one line per id
     with FakeOpenAIServer(SCRIPT) as server:
-        assert run_batch_cli(source, out, report_file, server.base_url, "--retry-failed") == 1
-    retried = json.loads(report_file.read_text())
+        assert run_batch_cli(source, out, tmp_path / "report-3.json", server.base_url, "--retry-failed") == 1
+    retried = json.loads((tmp_path / "report-3.json").read_text())
     assert retried["done"] == len(model_failures)
     assert retried["failed"] == len(BAD_INPUT_CODES) + 1  # two lines fail as bad_record
     lines = read_output(out)
     statuses = check_exactly_once(lines, expected)
     assert statuses["done"] == RECORDS and statuses["failed"] == retried["failed"]
+
+
+def test_transport_faults_past_their_retries_become_failed_lines(tmp_path: Path) -> None:
+    source, out, report_file = tmp_path / "in.jsonl", tmp_path / "out.jsonl", tmp_path / "report.json"
+    expected = write_corpus(source, 3, bad=False)
+    # one record at a time, so request n belongs to a known record: 3 attempts each (1 try + 2 retries)
+    faults = ["500"] * 3 + ["timeout"] * 3 + ["429", "429"]
+    with FakeOpenAIServer(SCRIPT, faults=faults, retry_after_s=1, hang_s=1.5) as server:
+        code = run_batch_cli(source, out, report_file, server.base_url, "--concurrency", "1")
+    lines = {line["id"]: line for line in read_output(out)}
+    check_exactly_once(list(lines.values()), expected)
+    assert code == 1
+    assert lines["r0000"]["error"]["code"] == "backend_error" and "HTTP 500" in lines["r0000"]["error"]["message"]
+    assert lines["r0001"]["error"]["code"] == "backend_timeout"
+    assert lines["r0002"]["status"] == "done" and lines["r0002"]["result"]["usage"]["retries"] == 2
+    report = json.loads(report_file.read_text())
+    assert report["errors"] == {"backend_error": 1, "backend_timeout": 1} and report["retries"] == 2
