@@ -5,6 +5,9 @@ version, schema version and the options that change generation), so a hit is the
 give again. The CLI, the batch job and the HTTP API share one file, ``<cache_dir>/results.sqlite3``,
 safely from several processes at once (WAL journal, busy timeout, one short transaction per write).
 
+A cache that cannot be opened is a ``ConfigError`` (say where to put it, or turn it off); a read or write
+that fails later is logged and treated as a miss, so the cache never fails an article.
+
 Only results that passed schema validation and grounding are stored: a call that failed, was cut off or
 never validated raises before anything is written. A stored row that no longer validates (for example
 after an upgrade changed the envelope) is treated as a miss and removed. A hit comes back with
@@ -15,6 +18,7 @@ is not part of the id.
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -24,8 +28,10 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from .config import Settings
+from .errors import ConfigError
 from .schemas import Source, SummaryResult
 
+log = logging.getLogger(__name__)
 CACHE_FILE = "results.sqlite3"
 BUSY_TIMEOUT_MS = 30_000
 UNCACHED_BACKENDS = frozenset({"fake"})
@@ -44,22 +50,32 @@ class ResultCache:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(
-            self.path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None
-        )
-        self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = NORMAL")
-        self._db.execute(_SCHEMA)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None
+            )
+            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._db.execute(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError(
+                f"cannot open the result cache {self.path}: {exc} (set --cache-dir / SUMMARIZER_CACHE_DIR to a "
+                "writable directory, or pass --no-cache)"
+            ) from exc
 
     def get(self, result_id: str, *, source: Source | None = None) -> SummaryResult | None:
         """The cached result for ``result_id`` marked as a hit, or None. ``source`` replaces the stored one
         (title and URL are not part of the id)."""
         started = time.perf_counter()
-        with self._lock:
-            row = self._db.execute("SELECT result FROM results WHERE id = ?", (result_id,)).fetchone()
+        try:
+            with self._lock:
+                row = self._db.execute("SELECT result FROM results WHERE id = ?", (result_id,)).fetchone()
+        except sqlite3.Error as exc:  # a cache that cannot answer is a miss, never a failed article
+            log.warning("result cache %s unreadable (%s); computing the result", self.path, exc)
+            return None
         if row is None:
             return None
         try:
@@ -80,11 +96,14 @@ class ResultCache:
         """Store a validated result (replacing any row with its id)."""
         stored = result.model_copy(update={"timings": result.timings.model_copy(update={"cached": False})})
         payload = stored.model_dump_json()
-        with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO results (id, result, created) VALUES (?, ?, ?)",
-                (result.id, payload, time.time()),
-            )
+        try:
+            with self._lock:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO results (id, result, created) VALUES (?, ?, ?)",
+                    (result.id, payload, time.time()),
+                )
+        except sqlite3.Error as exc:  # the result is still returned; only its reuse is lost
+            log.warning("result cache %s not written (%s)", self.path, exc)
 
     def delete(self, result_id: str) -> None:
         with self._lock:

@@ -147,3 +147,26 @@ def test_a_second_batch_is_served_from_the_cache(tmp_path: Path) -> None:
     assert (second["done"], second["cache_hits"], second["tokens"], second["model_calls"]) == (40, 40, 0, 0)
     lines = [json.loads(line) for line in (tmp_path / "second.jsonl").read_text().splitlines()]
     assert all(line["result"]["timings"]["cached"] for line in lines)
+
+
+def test_a_cache_that_fails_later_never_fails_the_article(caplog: pytest.LogCaptureFixture) -> None:
+    with FakeOpenAIServer(SCRIPT) as server:
+        summarize(server)
+        cache = result_cache(Settings())
+        assert cache is not None
+        cache._db.close()  # the database goes away under a running process
+        result = summarize(server)
+        assert not result.timings.cached and server.requests == 2 * CALLS_PER_ARTICLE
+    assert "unreadable" in caplog.text and "not written" in caplog.text
+
+
+def test_an_unusable_cache_directory_is_a_settings_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    source = tmp_path / "in.jsonl"
+    write_corpus(source, 1, bad=False)
+    args = ["batch", str(source), "--out", str(tmp_path / "out.jsonl"), "--base-url", "http://127.0.0.1:9/v1"]
+    result = CliRunner().invoke(app, [*args, "--cache-dir", str(blocker / "cache")])
+    assert result.exit_code == 2
+    assert "cannot open the result cache" in result.stderr and "--no-cache" in result.stderr
+    assert not (tmp_path / "out.jsonl").exists()  # nothing was started

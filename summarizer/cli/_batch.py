@@ -11,6 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ..batch import BatchReport, JsonlStore, count_records, read_records, run_batch
+from ..cache import result_cache
 from ..config import Settings
 from ..errors import BackendUnavailableError, InputError
 from ..pipeline import Summarizer
@@ -135,6 +136,7 @@ def batch_command(
         if not source.exists():
             raise InputError(f"no such file or directory: {source}", code="not_found")
         total = count_records(source)
+        result_cache(settings)  # an unusable cache is a settings error now, not a failure on every record
         with JsonlStore(out, retry_failed=retry_failed) as store:
             try:
                 report = asyncio.run(_run(source, store, settings, total))
