@@ -37,6 +37,15 @@ class Settings(BaseSettings):
     local_model: Literal["default", "small"] = Field(
         "default", description="Embedded model for the local backend: default (1.5B) or small (0.5B)."
     )
+    local_threads: int | None = Field(
+        None, ge=1, le=512, description="CPU threads for the local model. Default: all cores of the machine."
+    )
+    local_ctx: int = Field(
+        4096, ge=512, le=131072, description="Context window (tokens) of the local model: article, task and answer."
+    )
+    local_start_timeout: float = Field(
+        120.0, gt=0, description="Seconds to wait for the local model server to start before giving up."
+    )
     response_format: Literal["json_schema", "json_object"] = Field(
         "json_schema",
         description="How the schema is sent: json_schema (OpenAI, vLLM, Ollama, llama-server) or json_object "
