@@ -84,7 +84,8 @@ def ops_router(metrics_dependencies: list[Any]) -> APIRouter:
         """Whether the model backend can take a request now (503 when it cannot)."""
         summarizer: Summarizer = request.app.state.runtime.summarizer
         try:
-            ready = await asyncio.wait_for(summarizer.backend.ready(), READY_TIMEOUT_S)
+            # shielded: a probe that gives up does not cancel a backend that is still starting
+            ready = await asyncio.wait_for(asyncio.shield(summarizer.backend.ready()), READY_TIMEOUT_S)
         except Exception as exc:  # a probe that fails or hangs means not ready
             log.warning("readiness probe failed: %r", exc)
             ready = False
