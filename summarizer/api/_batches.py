@@ -82,7 +82,10 @@ class BatchRunner:
     async def _heartbeat(self, batch_id: str) -> None:
         while True:
             await asyncio.sleep(LEASE_S / 3)
-            await asyncio.to_thread(self.db.heartbeat, batch_id, self.owner)
+            try:
+                await asyncio.to_thread(self.db.heartbeat, batch_id, self.owner)
+            except Exception:  # the run itself will fail on the same file if it is really gone
+                log.exception("could not record the batch heartbeat", extra={"batch_id": batch_id})
 
     def _observe(self, outcome: SummaryResult | RecordError) -> None:
         if isinstance(outcome, SummaryResult):
