@@ -16,7 +16,7 @@ from summarizer.schemas import PositionsCall
 
 
 def processes_with_arg(arg: str) -> list[int]:
-    """Pids of live processes whose command line contains ``arg``."""
+    """Pids of live llama.cpp server processes whose command line contains ``arg`` (e.g. a model path)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -26,7 +26,7 @@ def processes_with_arg(arg: str) -> list[int]:
             state = (entry / "stat").read_text().split(")")[-1].split()[0]
         except OSError:
             continue
-        if arg.encode() in cmdline and state != "Z":
+        if b"llama_cpp.server" in cmdline and arg.encode() in cmdline and state != "Z":
             found.append(int(entry.name))
     return found
 

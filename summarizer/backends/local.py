@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from .._models import ensure_model, model_id
 from ..config import Settings
-from ..errors import BackendUnavailableError
+from ..errors import BackendTimeoutError, BackendUnavailableError
 from . import _llama_server as srv
 from .base import CallResult
 from .openai import OpenAIBackend
@@ -41,6 +41,7 @@ class LocalBackend(OpenAIBackend):
         self.server: srv.LlamaServer | None = None
         self.server_timings: list[srv.Timings] = []
         self._http: AsyncOpenAI | None = None
+        self._http_url = ""
         self._start_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
@@ -50,7 +51,7 @@ class LocalBackend(OpenAIBackend):
         return srv.ServerOptions(
             model_path=ensure_model(s),
             n_ctx=s.local_ctx,
-            n_threads=s.local_threads or os.cpu_count() or 1,
+            n_threads=s.local_threads or len(os.sched_getaffinity(0)) or 1,
             log_dir=s.cache_dir / "logs",
             start_timeout=s.local_start_timeout,
         )
@@ -65,9 +66,10 @@ class LocalBackend(OpenAIBackend):
                 self.server = await asyncio.to_thread(srv.acquire, options)
             elif not self.server.alive():
                 await asyncio.to_thread(srv.restart, self.server)
-            if self._http is None or self._http.base_url != self.server.base_url + "/":
+            if self._http is None or self._http_url != self.server.base_url:
                 if self._http is not None:
                     await self._http.close()
+                self._http_url = self.server.base_url
                 self._http = AsyncOpenAI(
                     base_url=self.server.base_url,
                     api_key="local",
@@ -87,6 +89,16 @@ class LocalBackend(OpenAIBackend):
             offset = server.log_size()
             try:
                 response = await self._http.chat.completions.create(*args, **kwargs)
+            except openai.APITimeoutError as exc:
+                # The server would go on computing the abandoned answer and make every retry wait for it.
+                await asyncio.to_thread(server.stop)
+                raise BackendTimeoutError(
+                    f"the local model did not answer within {self.settings.request_timeout:.0f} s (the machine may "
+                    "be busy; raise SUMMARIZER_REQUEST_TIMEOUT); its server was stopped to drop the work and "
+                    "starts again on the next request",
+                    backend=self.name,
+                    original=exc,
+                ) from exc
             except openai.OpenAIError as exc:
                 if await _died(server):
                     raise _died_error(server) from exc
