@@ -148,6 +148,16 @@ def test_bad_input_is_a_json_4xx(body: bytes, status: int, code: str) -> None:
     assert_error(response, status, code)
 
 
+def test_body_must_be_a_json_object() -> None:
+    settings = make_settings()
+    with live(settings, FakeBackend(settings, SCRIPT)) as client:
+        as_text = client.post("/v1/summaries", content=b'{"text": "x"}', headers={"content-type": "text/plain"})
+        as_form = client.post("/v1/summaries", data={"text": "Putin spoke."})
+        empty = client.post("/v1/summaries", content=b"", headers={"content-type": "application/json"})
+    for response in (as_text, as_form, empty):
+        assert "JSON object" in assert_error(response, 422, "invalid_request")["message"]
+
+
 def test_size_limits_answer_413(article: str) -> None:
     settings = make_settings(api_max_body_bytes=2_000, max_input_chars=500)
     with live(settings, FakeBackend(settings, SCRIPT)) as client:

@@ -154,7 +154,7 @@ def batch_router(dependencies: list[Any]) -> APIRouter:
     async def status_row(runner: BatchRunner, batch_id: str) -> dict[str, Any]:
         row = await asyncio.to_thread(runner.db.status, batch_id)
         if row is None:
-            raise ApiError(404, "not_found", f"no batch {batch_id!r}")
+            raise ApiError(404, "not_found", f"no batch {batch_id[:100]!r}")
         return row
 
     @router.post(

@@ -77,6 +77,9 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str, str]:
         first = next(e for e in errors if e.get("type") == "json_invalid")
         detail = (first.get("ctx") or {}).get("error", "invalid JSON")
         return 400, "malformed_json", f"request body is not valid JSON: {detail}"
+    not_an_object = ("model_attributes_type", "missing")
+    if any(e.get("type") in not_an_object and tuple(e.get("loc", ())) == ("body",) for e in errors):
+        return 422, "invalid_request", "request body must be a JSON object, sent as Content-Type: application/json"
     parts = []
     for err in errors[:5]:
         loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
