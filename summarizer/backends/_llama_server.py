@@ -9,7 +9,6 @@ timings it prints there (prompt tokens reused from the cache, evaluation speeds)
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import contextlib
 import ctypes
@@ -21,7 +20,6 @@ import subprocess
 import sys
 import threading
 import time
-import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,17 +103,10 @@ class LlamaServer:
         self.log_path: Path | None = None
         self.returncode: int | None = None
         self.users = 0
-        self._request_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
-            weakref.WeakKeyDictionary()
-        )
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
-
-    def request_lock(self) -> asyncio.Lock:
-        """Serialises requests to this server from one event loop (the server computes one at a time)."""
-        return self._request_locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

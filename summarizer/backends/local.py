@@ -2,8 +2,9 @@
 
 It is the OpenAI-compatible backend pointed at a llama-cpp-python server that this backend starts on first
 use (one per model and options, shared by the whole process), so the local path is the tested HTTP path.
-Requests are sent one at a time: the server computes one at a time anyway, and a request then never spends
-its timeout waiting in the server's queue. After each answer the server's log gives the prompt tokens it
+Requests take turns machine-wide (see ``_compute_lock``): a server computes one answer at a time anyway, two
+servers sharing the cores slow each other down many times over, and a request never spends its timeout
+waiting in a queue. After each answer the server's log gives the prompt tokens it
 reused from its cache, which are reported as ``cached_prompt_tokens``.
 """
 
@@ -24,6 +25,7 @@ from .._models import ensure_model, model_id
 from ..config import Settings
 from ..errors import BackendTimeoutError, BackendUnavailableError
 from . import _llama_server as srv
+from ._compute_lock import compute_turn
 from .base import CallResult
 from .openai import OpenAIBackend
 
@@ -85,7 +87,7 @@ class LocalBackend(OpenAIBackend):
     async def _create(self, *args: Any, **kwargs: Any) -> Any:
         server = await self.start()
         assert self._http is not None
-        async with server.request_lock():
+        async with compute_turn():
             offset = server.log_size()
             try:
                 response = await self._http.chat.completions.create(*args, **kwargs)
