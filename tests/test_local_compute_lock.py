@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
-from summarizer.backends._compute_lock import compute_turn
+from summarizer.backends._compute_lock import MAX_STREAK, compute_turn
 
 
 def test_turns_are_exclusive_and_first_come_first_served(tmp_path: Path) -> None:
@@ -19,7 +18,7 @@ def test_turns_are_exclusive_and_first_come_first_served(tmp_path: Path) -> None
 
     async def worker(name: str, delay: float) -> None:
         await asyncio.sleep(delay)
-        async with compute_turn(tmp_path):
+        async with compute_turn(tmp_path, key=name):
             inside.append(name)
             assert len(inside) == 1, inside
             order.append(name)
@@ -31,24 +30,42 @@ def test_turns_are_exclusive_and_first_come_first_served(tmp_path: Path) -> None
 
     asyncio.run(main())
     assert order == ["a", "b", "c", "d"]
-    assert [p.name for p in tmp_path.iterdir()] == ["lock"]  # no ticket left behind
+    assert not list(tmp_path.glob("t-*"))  # no ticket left behind
 
 
-def test_holder_that_comes_back_queues_behind_the_waiter(tmp_path: Path) -> None:
+def test_same_article_calls_run_back_to_back_then_others_get_their_turn(tmp_path: Path) -> None:
     order: list[str] = []
 
-    async def busy(name: str, rounds: int, delay: float) -> None:
+    async def article(key: str, calls: int, delay: float) -> None:
         await asyncio.sleep(delay)
-        for _ in range(rounds):
-            async with compute_turn(tmp_path):
-                order.append(name)
-                await asyncio.sleep(0.1)
+        for _ in range(calls):
+            async with compute_turn(tmp_path, key=key):
+                order.append(key)
+                await asyncio.sleep(0.08)
+            await asyncio.sleep(0.01)  # validating the answer, rendering the next prompt
 
     async def main() -> None:
-        await asyncio.gather(busy("batch", 3, 0.0), busy("cli", 1, 0.03))
+        await asyncio.gather(article("a", 3, 0.0), article("b", 3, 0.02), article("c", 2, 0.04))
 
     asyncio.run(main())
-    assert order == ["batch", "cli", "batch", "batch"]
+    assert order == ["a", "a", "a", "b", "b", "b", "c", "c"]
+
+
+def test_affinity_is_bounded_so_nobody_starves(tmp_path: Path) -> None:
+    order: list[str] = []
+
+    async def article(key: str, calls: int, delay: float) -> None:
+        await asyncio.sleep(delay)
+        for _ in range(calls):
+            async with compute_turn(tmp_path, key=key):
+                order.append(key)
+                await asyncio.sleep(0.02)
+
+    async def main() -> None:
+        await asyncio.gather(article("busy", MAX_STREAK + 5, 0.0), article("cli", 1, 0.01))
+
+    asyncio.run(main())
+    assert order.index("cli") == MAX_STREAK
 
 
 def test_tickets_of_dead_processes_are_skipped(tmp_path: Path) -> None:
@@ -82,7 +99,7 @@ WORKER = textwrap.dedent(
     """
     import asyncio, json, sys, time
     from pathlib import Path
-    from summarizer.backends._compute_lock import compute_turn
+    from summarizer.backends._compute_lock import MAX_STREAK, compute_turn
 
     async def main():
         spans = []
@@ -109,4 +126,4 @@ def test_processes_never_compute_at_the_same_time(tmp_path: Path) -> None:
     assert len(spans) == 9
     for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
         assert start >= end, spans
-    assert os.listdir(tmp_path) == ["lock"]
+    assert not list(tmp_path.glob("t-*"))

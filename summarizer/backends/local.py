@@ -11,6 +11,7 @@ reused from its cache, which are reported as ``cached_prompt_tokens``.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import weakref
@@ -87,7 +88,7 @@ class LocalBackend(OpenAIBackend):
     async def _create(self, *args: Any, **kwargs: Any) -> Any:
         server = await self.start()
         assert self._http is not None
-        async with compute_turn():
+        async with compute_turn(key=affinity_key(kwargs.get("messages") or [])):
             offset = server.log_size()
             try:
                 response = await self._http.chat.completions.create(*args, **kwargs)
@@ -130,6 +131,12 @@ class LocalBackend(OpenAIBackend):
         if self.server is not None:
             server, self.server = self.server, None
             await asyncio.to_thread(srv.release, server)
+
+
+def affinity_key(messages: list[dict[str, Any]]) -> str:
+    """Which article a request is about: the start of its first user message (the article comes first)."""
+    first = next((str(m.get("content", "")) for m in messages if m.get("role") == "user"), "")
+    return hashlib.blake2b(first[:400].encode("utf-8"), digest_size=6).hexdigest()
 
 
 def repair_json(content: str) -> str:
