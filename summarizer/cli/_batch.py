@@ -31,7 +31,7 @@ def _progress_bar() -> Progress:
             "[green]{task.fields[done]} done[/] [red]{task.fields[failed]} failed[/] "
             "[dim]{task.fields[skipped]} skipped[/]"
         ),
-        TextColumn("{task.fields[rate]:.2f} art/s"),
+        TextColumn("{task.fields[rate]:.3g} art/s"),
         TextColumn("ETA"),
         TimeRemainingColumn(),
         TextColumn("{task.fields[tokens]:,} tokens"),
