@@ -11,7 +11,9 @@ article is summarized through the full pipeline (5 model calls each). Per articl
 - p-eval and gen: time the server spent in llama.cpp evaluating prompt tokens and generating tokens (its
   ``llama_perf_context_print`` lines for each request), and gen t/s = generated tokens / gen seconds;
 - compute: p-eval + gen; overhead = 1 - compute / wall: everything that is not llama.cpp evaluating tokens
-  (grammar-constrained sampling, HTTP, JSON, validation, grounding).
+  (grammar-constrained sampling, HTTP, JSON, validation, grounding). Time spent waiting for this machine's
+  turn (another summarizer process computing, see ``summarizer/backends/_compute_lock.py``) is shown apart
+  and left out of the overhead.
 
 Side by side, in the same run and with the same threads, the raw runtime: ``llama_cpp.Llama`` in this process
 evaluates the same article prompt and then generates ``--raw-tokens`` tokens without a grammar. ``raw x``
@@ -109,6 +111,7 @@ async def run_model(name: str, seeds: list[Path], raw_tokens: int) -> list[dict[
                     "evaluated_prompt_tokens": t.prompt_eval_tokens,
                     "prompt_eval_s": t.prompt_eval_ms / 1000,
                     "gen_s": t.eval_ms / 1000,
+                    "queue_wait_s": t.queue_wait_ms / 1000,
                     "gen_tps": t.eval_tokens / (t.eval_ms / 1000) if t.eval_ms else 0.0,
                     "records": {
                         c: len(getattr(s, c))
@@ -130,7 +133,7 @@ async def run_model(name: str, seeds: list[Path], raw_tokens: int) -> list[dict[
     for row in rows:
         ideal = row["evaluated_prompt_tokens"] / raw["prompt_tps"] + row["completion_tokens"] / raw["gen_tps"]
         row["raw_s"] = ideal
-        row["raw_ratio"] = row["wall_s"] / ideal
+        row["raw_ratio"] = (row["wall_s"] - row["queue_wait_s"]) / ideal
         row["raw"] = raw
         print(
             f"   {row['article']}: raw runtime would need {ideal:.1f} s for the same tokens; "
@@ -141,14 +144,16 @@ async def run_model(name: str, seeds: list[Path], raw_tokens: int) -> list[dict[
 
 def print_row(r: dict[str, Any]) -> None:
     compute = r["prompt_eval_s"] + r["gen_s"]
-    overhead = 1 - compute / r["wall_s"] if r["wall_s"] else 0.0
+    own = r["wall_s"] - r["queue_wait_s"]
+    overhead = 1 - compute / own if own > 0 else 0.0
     recs = " ".join(f"{k}={v}" for k, v in r["records"].items())
     print(
         f"   {r['article']}: wall {r['wall_s']:.1f} s | calls {r['calls']} (retries {r['retries']}) | "
         f"prompt {r['prompt_tokens']} tok (cached {r['cached_prompt_tokens']}, evaluated "
         f"{r['evaluated_prompt_tokens']}) | completion {r['completion_tokens']} tok\n"
         f"      llama.cpp: prompt eval {r['prompt_eval_s']:.1f} s, generation {r['gen_s']:.1f} s "
-        f"({r['gen_tps']:.1f} t/s) = compute {compute:.1f} s; overhead {overhead:.1%} of wall\n"
+        f"({r['gen_tps']:.1f} t/s) = compute {compute:.1f} s; overhead {overhead:.1%} of wall"
+        f"{f' (after {wait:.1f} s waiting for other processes)' if (wait := r['queue_wait_s']) > 0.05 else ''}\n"
         f"      records: {recs} rejected={r['rejected']}",
         flush=True,
     )

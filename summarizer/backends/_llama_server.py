@@ -57,6 +57,7 @@ class Timings:
     prompt_eval_ms: float = 0.0
     eval_tokens: int = 0
     eval_ms: float = 0.0
+    queue_wait_ms: float = 0.0  # waiting for this machine's turn to compute (see _compute_lock)
 
 
 _PREFIX_HIT = re.compile(r"Llama\.generate: (\d+) prefix-match hit")

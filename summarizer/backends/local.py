@@ -88,7 +88,7 @@ class LocalBackend(OpenAIBackend):
     async def _create(self, *args: Any, **kwargs: Any) -> Any:
         server = await self.start()
         assert self._http is not None
-        async with compute_turn(key=affinity_key(kwargs.get("messages") or [])):
+        async with compute_turn(key=affinity_key(kwargs.get("messages") or [])) as waited:
             offset = server.log_size()
             try:
                 response = await self._http.chat.completions.create(*args, **kwargs)
@@ -107,6 +107,7 @@ class LocalBackend(OpenAIBackend):
                     raise _died_error(server) from exc
                 raise
             timings = await _timings_since(server, offset)
+            timings.queue_wait_ms = waited * 1000
         self.server_timings.append(timings)
         usage = getattr(response, "usage", None)
         if usage is not None:
