@@ -29,12 +29,13 @@ from .similarity import NAME_FIELDS, best_text, participants_similarity, same_qu
 DEFAULT_THRESHOLD = 0.65
 FIELD_TEXT_THRESHOLD = 0.7
 
-#: Key fields and their weights in the match similarity. For territorial figures, ``value`` is compared
-#: together with ``unit`` (350 sq mi equals 906.5 km²).
+#: Key fields and their weights in the match similarity. What was said weighs more than who said it (one
+#: actor often holds several positions). For territorial figures, ``value`` is compared together with
+#: ``unit`` (350 sq mi equals 906.5 km²), and is left out when neither side gives a number.
 KEY_WEIGHTS: dict[str, dict[str, float]] = {
     "actors": {"name": 1.0},
-    "positions": {"holder": 0.3, "topic": 0.3, "stance": 0.4},
-    "demands": {"demander": 0.4, "demand": 0.6},
+    "positions": {"holder": 0.25, "topic": 0.25, "stance": 0.5},
+    "demands": {"demander": 0.3, "demand": 0.7},
     "territorial_figures": {"territory": 0.4, "value": 0.6},
     "upcoming_meetings": {"participants": 0.4, "location": 0.3, "when_text": 0.3},
 }
@@ -61,9 +62,16 @@ def field_similarity(category: str, field: str, gold: GoldItem, predicted: dict[
     return 1.0 if value in alternatives else 0.0
 
 
+def _informative(category: str, field: str, gold: GoldItem, predicted: dict[str, Any]) -> bool:
+    """A figure without a number on both sides (e.g. "nearly all of Luhansk") is matched on its territory."""
+    if category == "territorial_figures" and field == "value":
+        return not (predicted.get("value") is None and None in gold.fields["value"])
+    return field in gold.fields
+
+
 def key_similarity(category: str, gold: GoldItem, predicted: dict[str, Any]) -> float:
     """Weighted mean of the key fields the gold item gives."""
-    weights = {f: w for f, w in KEY_WEIGHTS[category].items() if f in gold.fields}
+    weights = {f: w for f, w in KEY_WEIGHTS[category].items() if _informative(category, f, gold, predicted)}
     total = sum(weights.values())
     return sum(w * field_similarity(category, f, gold, predicted) for f, w in weights.items()) / total
 

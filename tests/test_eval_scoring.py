@@ -14,7 +14,7 @@ from summarizer.evals._assign import max_weight_assignment
 from summarizer.evals.gold import GoldArticle, parse_gold
 from summarizer.evals.runfile import PRF
 from summarizer.evals.scoring import DEFAULT_THRESHOLD, micro, score_article, score_category
-from summarizer.evals.similarity import normalise, same_quantity
+from summarizer.evals.similarity import name_similarity, normalise, same_quantity, text_similarity
 
 PUTIN_POSITION = {
     "holder": ["Vladimir Putin", "Putin"],
@@ -248,3 +248,49 @@ def test_assignment_is_optimal_on_random_matrices(seed: int) -> None:
 
 def test_assignment_of_an_empty_side_is_empty() -> None:
     assert max_weight_assignment([]) == [] and max_weight_assignment([[], []]) == []
+
+
+def test_names_match_short_forms_and_spelling_variants_but_not_neighbours() -> None:
+    assert name_similarity("Russian President Vladimir Putin", "Putin") == 1.0
+    assert name_similarity("U.S. Special Representative Steve Witkoff", "Steve Witkoff") == 1.0
+    assert name_similarity("Zelenskiy", "Volodymyr Zelenskyy") >= 0.85
+    assert name_similarity("Russian government", "Russia") >= 0.85
+    assert name_similarity("Donetsk region", "Luhansk region") < 0.5
+    assert name_similarity("European allies", "Trump") < 0.3
+
+
+def test_sentences_that_merely_share_a_word_are_not_alike() -> None:
+    gold = "Negotiations have shown tremendous progress."
+    assert text_similarity("Trump said negotiations showed tremendous progress", gold) >= 0.8
+    unrelated = "The proposal sparked a backlash, prompting negotiations in Geneva that cut the plan to 19 points."
+    assert text_similarity(unrelated, gold) < 0.5
+
+
+BELORIA_DEMAND = {
+    "demander": ["Belorian defence ministry", "Beloria"],
+    "addressee": "Arvenia",
+    "demand": "Arvenia must release 200 prisoners taken during the winter offensive.",
+}
+
+
+def test_the_same_demander_with_an_unrelated_demand_does_not_match() -> None:
+    gold = gold_of(demands=[BELORIA_DEMAND])
+    unrelated = {"demander": "Beloria", "addressee": None, "demand": "Beloria controls about 40% of the Kaldor Valley"}
+    assert score_category("demands", gold.items["demands"], [unrelated]).scores == PRF.of(0, 1, 1)
+    reworded = {
+        "demander": "Beloria",
+        "addressee": "Arvenia",
+        "demand": "release of the 200 prisoners from the offensive",
+    }
+    assert score_category("demands", gold.items["demands"], [reworded]).scores == PRF.of(1, 0, 0)
+
+
+def test_a_figure_without_a_number_is_matched_on_its_territory() -> None:
+    luhansk = {"territory": ["Luhansk", "Luhansk region"], "measure": ["share_controlled", "other"], "value": None,
+               "unit": None, "optional": True}  # fmt: skip
+    gold = gold_of(territorial_figures=[luhansk])
+    items = gold.items["territorial_figures"]
+    donetsk = {"territory": "Donetsk region", "measure": "other", "value": None, "unit": None}
+    assert score_category("territorial_figures", items, [donetsk]).scores == PRF.of(0, 1, 0)
+    same = {**donetsk, "territory": "Luhansk region"}
+    assert score_category("territorial_figures", items, [same]).scores == PRF.of(1, 0, 0)

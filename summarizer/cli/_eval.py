@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -76,7 +78,8 @@ def eval_command(
     settings: Settings,
 ) -> None:
     """Score the summarizer against hand-labelled gold answers (SPEC §3)."""
-    console = Console()
+    # Piped output (CI logs, files) gets room for the tables instead of rich's 80-column default.
+    console = Console() if sys.stdout.isatty() or "COLUMNS" in os.environ else Console(width=160)
     with exit_on_error():
         if compare is not None:
             run_a, run_b = load_run(compare[0]), load_run(compare[1])
