@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import typing
-from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 from importlib import resources
@@ -114,9 +113,6 @@ class GoldArticle:
     published: dt.date | None
     summary: str | None
     items: dict[str, tuple[GoldItem, ...]]
-
-    def required(self, category: str) -> int:
-        return sum(not g.optional for g in self.items[category])
 
 
 def _alternatives(value: Any, kind: Kind, where: str) -> Alternatives:
@@ -257,7 +253,3 @@ def resolve_article(gold: GoldArticle, articles_dir: Path | None) -> Path:
     raise GoldError(
         f"article for {gold.path} not found; tried: {', '.join(map(str, tried)) or 'nothing'}{hint}", code="not_found"
     )
-
-
-def count(golds: Iterable[GoldArticle], category: str) -> int:
-    return sum(len(g.items[category]) for g in golds)
