@@ -1,7 +1,8 @@
 """Scoring predicted items against gold items (SPEC §3).
 
 Per category, predicted and gold items are matched one to one by maximum-weight assignment (Hungarian) on a
-similarity over the category's key fields (weights below). A pair can be matched only when its similarity is
+similarity over the category's key fields (weights and gates below: a territorial figure must state the same
+quantity and is then compared on its territory). A pair can be matched only when its similarity is
 at least the threshold (``DEFAULT_THRESHOLD``, 0.65). Among admissible pairs the assignment first maximises
 the number of required gold items matched, then the number of matches, then total similarity.
 
@@ -30,15 +31,18 @@ DEFAULT_THRESHOLD = 0.65
 FIELD_TEXT_THRESHOLD = 0.7
 
 #: Key fields and their weights in the match similarity. What was said weighs more than who said it (one
-#: actor often holds several positions). For territorial figures, ``value`` is compared together with
-#: ``unit`` (350 sq mi equals 906.5 km²), and is left out when neither side gives a number.
+#: actor often holds several positions).
 KEY_WEIGHTS: dict[str, dict[str, float]] = {
     "actors": {"name": 1.0},
     "positions": {"holder": 0.25, "topic": 0.25, "stance": 0.5},
     "demands": {"demander": 0.3, "demand": 0.7},
-    "territorial_figures": {"territory": 0.4, "value": 0.6},
+    "territorial_figures": {"territory": 1.0},
     "upcoming_meetings": {"participants": 0.4, "location": 0.3, "when_text": 0.3},
 }
+#: Key fields that must agree exactly, or the pair's similarity is 0: a territorial figure is the same figure
+#: only if it states the same quantity (``value`` with ``unit``, 350 sq mi = 906.5 km², within 2 %; or no
+#: number on either side), and then it is scored on its territory.
+KEY_GATES: dict[str, tuple[str, ...]] = {"territorial_figures": ("value",)}
 
 
 def _as_dict(item: BaseModel | dict[str, Any]) -> dict[str, Any]:
@@ -62,16 +66,12 @@ def field_similarity(category: str, field: str, gold: GoldItem, predicted: dict[
     return 1.0 if value in alternatives else 0.0
 
 
-def _informative(category: str, field: str, gold: GoldItem, predicted: dict[str, Any]) -> bool:
-    """A figure without a number on both sides (e.g. "nearly all of Luhansk") is matched on its territory."""
-    if category == "territorial_figures" and field == "value":
-        return not (predicted.get("value") is None and None in gold.fields["value"])
-    return field in gold.fields
-
-
 def key_similarity(category: str, gold: GoldItem, predicted: dict[str, Any]) -> float:
-    """Weighted mean of the key fields the gold item gives."""
-    weights = {f: w for f, w in KEY_WEIGHTS[category].items() if _informative(category, f, gold, predicted)}
+    """Weighted mean of the key fields the gold item gives (0 when a gate field disagrees)."""
+    for gate in KEY_GATES.get(category, ()):
+        if gate in gold.fields and field_similarity(category, gate, gold, predicted) < 1.0:
+            return 0.0
+    weights = {f: w for f, w in KEY_WEIGHTS[category].items() if f in gold.fields}
     total = sum(weights.values())
     return sum(w * field_similarity(category, f, gold, predicted) for f, w in weights.items()) / total
 

@@ -294,3 +294,14 @@ def test_a_figure_without_a_number_is_matched_on_its_territory() -> None:
     assert score_category("territorial_figures", items, [donetsk]).scores == PRF.of(0, 1, 0)
     same = {**donetsk, "territory": "Luhansk region"}
     assert score_category("territorial_figures", items, [same]).scores == PRF.of(1, 0, 0)
+
+
+def test_a_figure_needs_both_the_same_quantity_and_the_same_territory() -> None:
+    gold = gold_of(territorial_figures=[SHARE])
+    items = gold.items["territorial_figures"]
+    elsewhere = {**first_alternatives(SHARE), "territory": "Kyrgyzstan"}
+    assert score_category("territorial_figures", items, [elsewhere]).scores == PRF.of(0, 1, 1)
+    other_number = {**first_alternatives(SHARE), "value": 25}
+    assert score_category("territorial_figures", items, [other_number]).scores == PRF.of(0, 1, 1)
+    by_alias = {**first_alternatives(SHARE), "territory": "Ukrainian territory", "value": 20.2}
+    assert score_category("territorial_figures", items, [by_alias]).scores == PRF.of(1, 0, 0)
