@@ -60,11 +60,12 @@ def delta(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else b - a
 
 
-def compare_table(a: EvalRun, b: EvalRun, name_a: str = "A", name_b: str = "B") -> Table:
+def compare_table(a: EvalRun, b: EvalRun, source_a: str = "", source_b: str = "") -> Table:
+    """Columns A and B; the caption says which file and run each is."""
     table = Table(title="Eval runs compared (percentages for rates; Δ = B − A)", title_justify="left")
     table.add_column("metric")
-    table.add_column(name_a, justify="right")
-    table.add_column(name_b, justify="right")
+    table.add_column("A", justify="right")
+    table.add_column("B", justify="right")
     table.add_column("Δ", justify="right")
     for m in _metrics(a.totals, b.totals):
         va, vb = m.get(a.totals), m.get(b.totals)
@@ -76,13 +77,16 @@ def compare_table(a: EvalRun, b: EvalRun, name_a: str = "A", name_b: str = "B") 
             style = "dim" if abs(scaled) < 0.05 else ("green" if (d > 0) == m.higher_is_better else "red")
             shown = Text(f"{scaled:+.1f}", style=style)
         table.add_row(m.label, _fmt(va, m.percent), _fmt(vb, m.percent), shown)
-    table.caption = f"A: {describe(a)}\nB: {describe(b)}"
+    table.caption = "\n".join(
+        f"{label}: {source + ' · ' if source else ''}{describe(run)}"
+        for label, source, run in (("A", source_a, a), ("B", source_b, b))
+    )
     table.caption_justify = "left"
     return table
 
 
-def print_comparison(a: EvalRun, b: EvalRun, console: Console, name_a: str = "A", name_b: str = "B") -> None:
-    console.print(compare_table(a, b, name_a, name_b))
+def print_comparison(a: EvalRun, b: EvalRun, console: Console, source_a: str = "", source_b: str = "") -> None:
+    console.print(compare_table(a, b, source_a, source_b))
 
 
 def check_baseline(run: EvalRun, baseline: EvalRun, max_drop: float) -> tuple[bool, str]:

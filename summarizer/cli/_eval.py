@@ -83,7 +83,7 @@ def eval_command(
     with exit_on_error():
         if compare is not None:
             run_a, run_b = load_run(compare[0]), load_run(compare[1])
-            print_comparison(run_a, run_b, console, compare[0].name, compare[1].name)
+            print_comparison(run_a, run_b, console, str(compare[0]), str(compare[1]))
             return
         if record is not None and replay is not None:
             raise InputError("--record and --replay cannot be used together", code="bad_option")
