@@ -7,8 +7,9 @@ of truth for what each field means.
 
 from __future__ import annotations
 
+import json
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -32,8 +33,24 @@ Name = Annotated[str, Field(min_length=1, max_length=80)]
 Short = Annotated[str, Field(min_length=1, max_length=160)]
 
 
+_JSON_SCHEMAS: dict[tuple[Any, ...], str] = {}
+
+
 class Record(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @classmethod
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """The JSON schema, built once per class and options (pydantic rebuilds it on every call).
+
+        Model calls send it with every request; each caller gets its own copy, decoded from the cached text.
+        """
+        key = (cls, args, tuple(sorted(kwargs.items())))
+        text = _JSON_SCHEMAS.get(key)
+        if text is None:
+            text = _JSON_SCHEMAS[key] = json.dumps(super().model_json_schema(*args, **kwargs))
+        schema: dict[str, Any] = json.loads(text)
+        return schema
 
 
 class Actor(Record):

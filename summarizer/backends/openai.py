@@ -8,6 +8,7 @@ Both are bounded, and the tokens of every attempt are counted.
 from __future__ import annotations
 
 import email.utils
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -102,6 +103,50 @@ def _translate(exc: BaseException, backend: str) -> BackendError:
 RawCreate = Callable[..., Awaitable[Any]]
 
 
+def _memoize_async_validator_check() -> None:
+    """Run instructor's async-validator check once per response model instead of four times per call.
+
+    instructor walks a response model's whole type tree on every call to refuse models with async validators;
+    for our call models that walk was the largest client cost (about 2 ms of CPU per call). The answer depends
+    on the class alone, so a class that passed once is not walked again; a class that fails still raises.
+    """
+    from instructor.v2.core import patch as patch_module
+    from instructor.v2.validation import async_validators
+
+    check = async_validators.reject_async_validators
+    if getattr(check, "_summarizer_memoized", False):
+        return
+    passed: set[Any] = set()
+
+    def memoized(response_model: Any) -> None:
+        try:
+            if response_model in passed:
+                return
+        except TypeError:  # unhashable annotation: check it every time
+            check(response_model)
+            return
+        check(response_model)
+        passed.add(response_model)
+
+    memoized._summarizer_memoized = True  # type: ignore[attr-defined]
+    async_validators.reject_async_validators = memoized
+    patch_module.reject_async_validators = memoized  # type: ignore[attr-defined]
+
+
+_memoize_async_validator_check()
+
+
+@functools.cache
+def instructor_model(model: type[BaseModel]) -> type[BaseModel]:
+    """instructor's wrapper class of a response model, built once per model.
+
+    Given a plain pydantic model, instructor derives a new wrapper class on every call, so nothing keyed by the
+    class (its JSON schema) survives between calls; an already wrapped class is used as it is.
+    """
+    wrapped: type[BaseModel] = instructor.openai_schema(model)
+    return wrapped
+
+
 class OpenAIBackend:
     """Chat completions with a JSON schema, validated by instructor."""
 
@@ -170,7 +215,7 @@ class OpenAIBackend:
         patched: Any = instructor.patch(create=create, mode=instructor.Mode.JSON_SCHEMA)
         try:
             parsed = await patched(
-                response_model=response_model,
+                response_model=instructor_model(response_model),
                 messages=messages,
                 model=self.model,
                 max_retries=self.settings.max_reasks,
