@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -53,31 +54,46 @@ SCRIPT: dict[str, Any] = {
 }  # fmt: skip
 
 
+def tree(pid: int) -> list[int]:
+    """The server process and its descendants (uvicorn's worker processes with --workers N)."""
+    pids, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        pids.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            with contextlib.suppress(OSError):
+                todo.extend(int(child) for child in (task / "children").read_text().split())
+    return pids
+
+
 def cpu_s(pid: int) -> float:
-    """User plus system CPU seconds used so far by the process (and its reaped children)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    """User plus system CPU seconds used so far by the server's processes."""
+    total = 0.0
+    for each in tree(pid):
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(v) for v in fields[11:13]) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
-#: The server process: ``summarizer serve`` as the CLI runs it (settings from SUMMARIZER_*), except that the fake
-#: backend's record of every call it answered (kept for tests to inspect) is bounded, so it does not grow with the run.
-SERVER = """
-import collections, sys
-from summarizer import Settings
-from summarizer.api import serve
-from summarizer.backends.fake import FakeBackend
-settings = Settings()
-backend = FakeBackend(settings)
-backend.calls = collections.deque(maxlen=100)
-serve(settings, port=int(sys.argv[1]), backend=backend)
-"""
+#: The server: ``summarizer serve`` exactly as a user runs it, configured through SUMMARIZER_* variables.
+def server_command(port: int, workers: int) -> list[str]:
+    cli = Path(sys.executable).with_name("summarizer")
+    return [str(cli), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """Resident memory of the server's processes, summed."""
+    total = 0.0
+    for each in tree(pid):
+        try:
+            lines = Path(f"/proc/{each}/status").read_text().splitlines()
+        except OSError:
+            continue
+        total += sum(int(line.split()[1]) for line in lines if line.startswith("VmRSS:")) / 1024
+    return total
 
 
 def free_port() -> int:
@@ -99,7 +115,7 @@ def start_server(args: argparse.Namespace, workdir: Path) -> tuple[subprocess.Po
         "SUMMARIZER_API_QUEUE_SIZE": str(args.queue),
         "SUMMARIZER_CACHE_DIR": str(workdir / "cache"),
     }
-    command = [sys.executable, "-c", SERVER, str(port)]
+    command = server_command(port, args.workers)
     log = (workdir / "server.log").open("wb")
     proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -190,6 +206,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--call-ms", type=int, default=100, help="fake backend latency per model call")
+    parser.add_argument("--workers", type=int, default=1, help="server worker processes (summarizer serve --workers)")
     parser.add_argument("--slots", type=int, default=64, help="server concurrency (SUMMARIZER_CONCURRENCY)")
     parser.add_argument("--queue", type=int, default=64, help="server waiting queue (SUMMARIZER_API_QUEUE_SIZE)")
     parser.add_argument("--overload-requests", type=int, default=600)
@@ -206,11 +223,12 @@ def main() -> None:
         try:
             asyncio.run(load(url, body, 100, 20))  # warm-up, not counted
             rss = {"start": rss_mb(proc.pid)}
-            cpu_before = cpu_s(proc.pid)
+            cpu_before, client_before = cpu_s(proc.pid), time.process_time()
             run = asyncio.run(
                 load(url, body, args.requests, args.concurrency, lambda: rss.__setitem__("middle", rss_mb(proc.pid)))
             )
             cpu_per_request_ms = (cpu_s(proc.pid) - cpu_before) * 1000 / args.requests
+            client_cpu_ms = (time.process_time() - client_before) * 1000 / args.requests
             rss["end"] = rss_mb(proc.pid)
             overload = asyncio.run(load(url, body, args.overload_requests, args.overload_concurrency))
             rss["after_overload"] = rss_mb(proc.pid)
@@ -239,6 +257,7 @@ def main() -> None:
         "in_backend_call_ms": p50_p99(backend),
         "server_cpu_ms_per_request": round(cpu_per_request_ms, 1),
         "library_cpu_ms_per_summary": round(library_cpu_ms, 1),
+        "load_client_cpu_ms_per_request": round(client_cpu_ms, 1),
         "statuses": dict(run["statuses"]),
         "rss_mb": {k: round(v, 1) for k, v in rss.items()},
         "overload": {
@@ -258,7 +277,8 @@ def main() -> None:
     print(f"    in the pipeline {f['pipeline_overhead_ms']} ms (timings.total_ms - backend wait)")
     print(f"    HTTP layer      {f['http_layer_overhead_ms']} ms (latency - timings.total_ms)")
     print(f"  server CPU        {f['server_cpu_ms_per_request']} ms per request; the library alone (no HTTP) "
-          f"{f['library_cpu_ms_per_summary']} ms per summary")  # fmt: skip
+          f"{f['library_cpu_ms_per_summary']} ms per summary; the load client {f['load_client_cpu_ms_per_request']} ms "
+          f"per request (same {os.cpu_count()} cores)")  # fmt: skip
     print(f"  statuses          {f['statuses']}")
     print(f"  server RSS MB     {f['rss_mb']}")
     print(f"overload: {args.overload_requests} requests at concurrency {args.overload_concurrency} against "

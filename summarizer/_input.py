@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 
 from .errors import InputError, InputTooLargeError
 
-_CONTROL_OK = {"\n", "\r", "\t", "\f", "\v"}
+#: Control characters other than tab, newline, vertical tab, form feed and carriage return.
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f]")
 
 
 @dataclass
@@ -35,7 +37,7 @@ def decode_bytes(data: bytes, *, what: str = "input") -> str:
 
 def _check_text(text: str, *, what: str) -> str:
     sample = text[:65536]
-    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in _CONTROL_OK)
+    controls = len(_CONTROL_CHARS.findall(sample))
     if "\x00" in sample or (sample and controls / len(sample) > 0.01):
         raise InputError(f"{what} looks binary (control characters); send UTF-8 text", code="binary_input")
     text = text.replace("\r\n", "\n").replace("\r", "\n")

@@ -3,6 +3,7 @@ and by the background batch runner; limits, auth, logs and metrics wrapped aroun
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -81,6 +82,10 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
                 "batch_db": str(db.path),
             },
         )
+        # Everything loaded so far (libraries, schemas, prompts) lives as long as the process: moving it out of
+        # the collector's generations keeps full collections short while requests are being served.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from .openai import OpenAIBackend
 Answer = Any
 Script = Mapping[str, Answer] | Callable[[str, list[dict[str, Any]]], Answer] | None
 
+CALLS_KEPT = 1000
 _CALL_BY_MODEL = {model.__name__: name for name, model in CALLS.items()}
 EMPTY_ANSWERS: dict[str, dict[str, Any]] = {
     "overview": {"summary": "No summary: the fake backend was given no script.", "actors": []},
@@ -63,7 +65,9 @@ class FakeBackend(OpenAIBackend):
             script = load_script(settings.fake_script)
         self.script = script
         self.latency_s = (settings.fake_latency_ms if latency_ms is None else latency_ms) / 1000.0
-        self.calls: list[tuple[str, list[dict[str, Any]]]] = []
+        #: The most recent calls answered (name, messages), for tests to inspect; bounded for long-running servers.
+        self.calls: deque[tuple[str, list[dict[str, Any]]]] = deque(maxlen=CALLS_KEPT)
+        self.answered = 0
         self._turns: dict[str, int] = {}
         super().__init__(settings, model="fake", response_format="json_schema", raw_create=self._create)
 
@@ -86,6 +90,7 @@ class FakeBackend(OpenAIBackend):
         call = _CALL_BY_MODEL.get(schema_name, schema_name)
         messages = list(kwargs["messages"])
         self.calls.append((call, messages))
+        self.answered += 1
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
         answer = self._answer(call, messages)
@@ -94,7 +99,7 @@ class FakeBackend(OpenAIBackend):
         content = answer if isinstance(answer, str) else json.dumps(answer)
         prompt_chars = sum(len(str(m.get("content", ""))) for m in messages)
         return ChatCompletion(
-            id=f"fake-{len(self.calls)}",
+            id=f"fake-{self.answered}",
             object="chat.completion",
             created=0,
             model="fake",
