@@ -7,16 +7,19 @@ Both are bounded, and the tokens of every attempt are counted.
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import functools
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import instructor
 import openai
 from instructor.core.exceptions import IncompleteOutputException, InstructorRetryException
 from openai import AsyncOpenAI
+from openai.types.chat import ChatCompletion
 from pydantic import BaseModel
 from tenacity import (
     AsyncRetrying,
@@ -80,8 +83,24 @@ def wait_for_retry(state: RetryCallState) -> float:
     return min(max(asked, 0.0), RETRY_AFTER_CAP_S)
 
 
+def _timed_out(exc: openai.APITimeoutError) -> bool:
+    """Whether a time limit ran out, rather than the connection being refused or dropped.
+
+    The SDK's aiohttp transport reports every connection failure as a connect timeout; the original
+    exception, kept as the cause, tells the two apart.
+    """
+    cause = exc.__cause__
+    while cause is not None:
+        if isinstance(cause, TimeoutError):
+            return True
+        if isinstance(cause, (OSError, aiohttp.ClientConnectionError)):
+            return False
+        cause = cause.__cause__
+    return True
+
+
 def _translate(exc: BaseException, backend: str) -> BackendError:
-    if isinstance(exc, openai.APITimeoutError):
+    if isinstance(exc, openai.APITimeoutError) and _timed_out(exc):
         return BackendTimeoutError(f"{backend} backend timed out: {exc}", backend=backend, original=exc)
     if isinstance(exc, openai.APIConnectionError):
         return BackendUnavailableError(
@@ -175,9 +194,47 @@ class OpenAIBackend:
                     "or use the local backend"
                 )
             key = api_key or (settings.api_key.get_secret_value() if settings.api_key else None) or "none"
-            self._client = AsyncOpenAI(base_url=base_url, api_key=key, timeout=settings.request_timeout, max_retries=0)
-            raw_create = self._client.chat.completions.create
+            self._client_options: dict[str, Any] = {
+                "base_url": base_url,
+                "api_key": key,
+                "timeout": settings.request_timeout,
+                "max_retries": 0,
+            }
+            self._client = self._new_client()
+            raw_create = self._post_chat_completion
         self._raw_create = raw_create
+
+    def _new_client(self, *, portable: bool = False) -> AsyncOpenAI:
+        """The SDK client. Built inside a running event loop (the HTTP API, batch jobs), it uses the SDK's aiohttp
+        transport, which spends about 30 % less client CPU per call than its default transport; an aiohttp session
+        only works in the loop it was made in, so a client built outside any loop (a library user calling
+        ``summarize`` several times) uses the default transport, which any loop can use."""
+        http_client: Any = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
+        if not portable:
+            try:
+                self._client_loop = asyncio.get_running_loop()
+                http_client = openai.DefaultAioHttpClient()
+            except RuntimeError:
+                pass
+        return AsyncOpenAI(**self._client_options, http_client=http_client)
+
+    def _current_client(self) -> AsyncOpenAI:
+        assert self._client is not None
+        if self._client_loop is not None and self._client_loop is not asyncio.get_running_loop():
+            # Used from another event loop than the one its aiohttp session belongs to.
+            self._client = self._new_client(portable=True)
+        return self._client
+
+    async def _post_chat_completion(self, **body: Any) -> ChatCompletion:
+        """POST /chat/completions with the body as built, parsed into the SDK's ``ChatCompletion``.
+
+        The SDK's ``chat.completions.create`` first walks the whole request (messages and JSON schema) to
+        transform typed parameters, which plain JSON bodies like ours do not need; on a busy batch that walk
+        was a fifth of the client's CPU. The request, its headers, timeout and error mapping are the SDK's.
+        """
+        client = self._current_client()
+        return await client.post("/chat/completions", body=body, cast_to=ChatCompletion)
 
     def _adapt(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         """llama-cpp-python's server takes the schema as {"type": "json_object", "schema": ...}."""
@@ -245,7 +302,7 @@ class OpenAIBackend:
         if self._client is None:
             return True
         try:
-            await self._client.models.list(timeout=5.0)
+            await self._current_client().models.list(timeout=5.0)
         except openai.APIStatusError:
             return True  # reachable; some servers do not list models
         except openai.OpenAIError:
