@@ -10,9 +10,11 @@ Each article takes 5 model calls, one after the other, so one slot finishes at m
 
 Each run is a separate process (so peak RSS is its own) that streams a generated JSON Lines corpus through
 the real batch path (``read_records`` -> ``run_batch`` -> ``JsonlStore``) with the result cache off.
-Memory is sampled as the run proceeds (RSS at 25 %, 50 %, 75 % and 100 % of the records): flat samples
-mean memory does not grow with the number of records. ``--engine-only`` adds a run whose backend only
-sleeps for the latency and returns a fixed answer, to separate the engine's own overhead from the
+``steal`` is the share of the machine's CPU time the hypervisor gave to other guests during the run: on a
+shared virtual machine a run with high steal is slower for reasons outside this program, so compare ratios
+from runs with similar steal. Memory is sampled as the run proceeds (RSS at 25 %, 50 %, 75 % and 100 % of
+the records): flat samples mean memory does not grow with the number of records. ``--engine-only`` adds a
+run whose backend only sleeps for the latency and returns a fixed answer, to separate the engine's own overhead from the
 per-call CPU cost of the OpenAI SDK and instructor.
 """
 
@@ -132,6 +134,17 @@ def start_server(latency_ms: float, nagle: bool) -> tuple[subprocess.Popen[str],
     return proc, match.group(1)
 
 
+def cpu_times() -> list[int]:
+    """The machine's CPU time counters (user, nice, system, idle, iowait, irq, softirq, steal) from /proc/stat."""
+    return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+
+
+def steal_share(before: list[int], after: list[int]) -> float:
+    """Share of CPU time the hypervisor gave to other guests while the run lasted (noisy-neighbour time)."""
+    delta = [b - a for a, b in zip(before, after, strict=True)]
+    return delta[7] / max(1, sum(delta))
+
+
 def run_child(concurrency: int, records: int, latency_ms: float, base_url: str | None, engine_only: bool) -> Any:
     cmd = [sys.executable, __file__, "--child", "--concurrency", str(concurrency), "--records", str(records)]
     cmd += ["--latency-ms", str(latency_ms)] + (["--base-url", base_url] if base_url else [])
@@ -163,19 +176,21 @@ def main() -> None:
     print(f"fake server {base_url}, {args.latency_ms:g} ms per call, {CALLS_PER_ARTICLE} calls per article")
     print(f"ideal = concurrency / ({CALLS_PER_ARTICLE} x {args.latency_ms:g} ms) articles/s\n")
     header = f"{'backend':<14}{'conc':>5}{'records':>8}{'wall s':>9}{'art/s':>8}{'ideal':>7}{'ratio':>7}"
-    print(header + f"{'calls/s':>9}{'cpu ms/call':>12}{'peak RSS MB':>12}  RSS MB at 25/50/75/100 %")
+    print(header + f"{'calls/s':>9}{'cpu ms/call':>12}{'steal':>7}{'peak RSS MB':>12}  RSS MB at 25/50/75/100 %")
     runs = [(c, False) for c in args.concurrency] + ([(max(args.concurrency), True)] if args.engine_only else [])
     try:
         for concurrency, engine_only in runs:
             records = min(args.records, 60) if concurrency == 1 else args.records
+            before = cpu_times()
             r = run_child(concurrency, records, args.latency_ms, None if engine_only else base_url, engine_only)
+            steal = steal_share(before, cpu_times())
             rate, ideal = r["done"] / r["wall_s"], concurrency / article_s
             samples = "/".join(str(v) for _, v in sorted((int(k), v) for k, v in r["rss_mb_at"].items()))
             print(
                 f"{'sleep-only' if engine_only else 'openai+fake':<14}{concurrency:>5}{records:>8}{r['wall_s']:>9.1f}"
                 f"{rate:>8.2f}{ideal:>7.1f}{rate / ideal:>7.2f}{r['model_calls'] / r['wall_s']:>9.1f}"
-                f"{1000 * r['cpu_s'] / max(1, r['model_calls']):>12.2f}{r['peak_rss_mb']:>12.1f}  {samples}"
-                + (f"  ({r['failed']} failed)" if r["failed"] else ""),
+                f"{1000 * r['cpu_s'] / max(1, r['model_calls']):>12.2f}{steal:>7.0%}"
+                f"{r['peak_rss_mb']:>12.1f}  {samples}" + (f"  ({r['failed']} failed)" if r["failed"] else ""),
                 flush=True,
             )
     finally:
