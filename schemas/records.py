@@ -2,7 +2,9 @@
 
 Every string and list is bounded so that grammar-constrained decoding of a small model always terminates.
 Field descriptions are the instructions the model reads: prompts render them, so they are the one source
-of truth for what each field means.
+of truth for what each field means. Territorial figures and meetings put ``evidence`` first and list every key
+as required: the model first copies the sentence that states the item, then fills the number, unit, place or
+time from it (with evidence last and optional keys, the default model left them out).
 """
 
 from __future__ import annotations
@@ -29,11 +31,31 @@ Evidence = Annotated[
         description="One or two short quotes copied word for word from the article that state this item.",
     ),
 ]
+#: Evidence of a territorial figure or a meeting: the whole clause or sentence, from which the model then takes the
+#: number, unit, place or time.
+SentenceEvidence = Annotated[
+    list[Quote],
+    Field(
+        min_length=1,
+        max_length=2,
+        description="The clause or sentence that states this item, copied word for word from the article.",
+    ),
+]
 Name = Annotated[str, Field(min_length=1, max_length=80)]
 Short = Annotated[str, Field(min_length=1, max_length=160)]
 
 
 _JSON_SCHEMAS: dict[tuple[Any, ...], str] = {}
+
+
+def _every_key_required(schema: dict[str, Any]) -> None:
+    """Every key is emitted (nullable ones as null), so the JSON schema lists them all as required.
+
+    This is also what grammar-constrained decoding reads: with optional keys, a small model may close the object
+    early and skip the number, unit or place it had just quoted; with every key required it must decide.
+    """
+    if "properties" in schema:
+        schema["required"] = list(schema["properties"])
 
 
 class Record(BaseModel):
@@ -81,20 +103,26 @@ class Demand(Record):
 
 
 class TerritorialFigureDraft(Record):
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_every_key_required)
+
+    evidence: SentenceEvidence
     territory: Name = Field(description="The place measured, e.g. 'Ukraine' or 'Donetsk region'.")
     controller: Name | None = Field(None, description="Who controls, gained or claims it, or null.")
     measure: Measure = Field(
         description="share_controlled (a percent held), area_controlled, area_gained, area_lost, "
         "area_claimed, or other."
     )
-    value: float | None = Field(None, description="The number as written (20 for '20%'), or null.")
-    unit: Unit | None = Field(None, description="percent, km2, sq_mi (square miles) or count, or null.")
+    value: float | None = Field(
+        None, description="The number in the evidence: 12 for 'about 12%', 40 for '40 square miles'."
+    )
+    unit: Unit | None = Field(
+        None, description="percent for %, sq_mi for square miles, km2 for square kilometres, count for a number."
+    )
     approximate: bool = Field(description="true if the article says about, approximately, nearly, some.")
     period: Short | None = Field(None, description="The time span of a change, e.g. 'since August', or null.")
     attributed_to: Name | None = Field(
         None, description="Who states the figure, if the article attributes it to someone; else null."
     )
-    evidence: Evidence
 
 
 class TerritorialFigure(TerritorialFigureDraft):
@@ -102,14 +130,16 @@ class TerritorialFigure(TerritorialFigureDraft):
 
 
 class MeetingDraft(Record):
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_every_key_required)
+
+    evidence: SentenceEvidence
     participants: Annotated[list[Name], Field(min_length=1, max_length=6)] = Field(
         description="Who will meet (people, delegations or countries)."
     )
-    location: Name | None = Field(None, description="City or place of the meeting, or null.")
-    when_text: Short | None = Field(None, description="When, copied as written, e.g. 'next week', or null.")
+    location: Name | None = Field(None, description="City or place where they will meet, as the evidence says.")
+    when_text: Short | None = Field(None, description="When, copied as the evidence says it, e.g. 'next week'.")
     purpose: Short | None = Field(None, description="What the meeting is for, or null.")
     status: MeetingStatus = Field(description="scheduled, expected, proposed or postponed.")
-    evidence: Evidence
 
 
 class Meeting(MeetingDraft):
