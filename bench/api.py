@@ -66,16 +66,19 @@ def tree(pid: int) -> list[int]:
     return pids
 
 
+def tree_files(pid: int, name: str) -> list[str]:
+    """``/proc/<pid>/<name>`` of the server and each of its descendants still alive."""
+    texts = []
+    for each in tree(pid):
+        with contextlib.suppress(OSError):
+            texts.append(Path(f"/proc/{each}/{name}").read_text())
+    return texts
+
+
 def cpu_s(pid: int) -> float:
     """User plus system CPU seconds used so far by the server's processes."""
-    total = 0.0
-    for each in tree(pid):
-        try:
-            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += sum(int(v) for v in fields[11:13]) / os.sysconf("SC_CLK_TCK")
-    return total
+    ticks = sum(sum(int(v) for v in stat.rsplit(")", 1)[1].split()[11:13]) for stat in tree_files(pid, "stat"))
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 #: The server: ``summarizer serve`` exactly as a user runs it, configured through SUMMARIZER_* variables.
@@ -86,14 +89,11 @@ def server_command(port: int, workers: int) -> list[str]:
 
 def rss_mb(pid: int) -> float:
     """Resident memory of the server's processes, summed."""
-    total = 0.0
-    for each in tree(pid):
-        try:
-            lines = Path(f"/proc/{each}/status").read_text().splitlines()
-        except OSError:
-            continue
-        total += sum(int(line.split()[1]) for line in lines if line.startswith("VmRSS:")) / 1024
-    return total
+    kib = sum(
+        int(line.split()[1]) for status in tree_files(pid, "status") for line in status.splitlines()
+        if line.startswith("VmRSS:")
+    )  # fmt: skip
+    return kib / 1024
 
 
 def free_port() -> int:

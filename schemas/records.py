@@ -23,23 +23,20 @@ Unit = Literal["percent", "km2", "sq_mi", "count"]
 MeetingStatus = Literal["scheduled", "expected", "proposed", "postponed"]
 
 Quote = Annotated[str, Field(min_length=2, max_length=300)]
+
+
+def _evidence(description: str) -> Any:
+    """One or two quotes per item: the list is bounded so that constrained decoding always closes it."""
+    return Field(min_length=1, max_length=2, description=description)
+
+
 Evidence = Annotated[
-    list[Quote],
-    Field(
-        min_length=1,
-        max_length=2,
-        description="One or two short quotes copied word for word from the article that state this item.",
-    ),
+    list[Quote], _evidence("One or two short quotes copied word for word from the article that state this item.")
 ]
 #: Evidence of a territorial figure or a meeting: the whole clause or sentence, from which the model then takes the
 #: number, unit, place or time.
 SentenceEvidence = Annotated[
-    list[Quote],
-    Field(
-        min_length=1,
-        max_length=2,
-        description="The clause or sentence that states this item, copied word for word from the article.",
-    ),
+    list[Quote], _evidence("The clause or sentence that states this item, copied word for word from the article.")
 ]
 Name = Annotated[str, Field(min_length=1, max_length=80)]
 Short = Annotated[str, Field(min_length=1, max_length=160)]

@@ -33,38 +33,34 @@ def test_turns_are_exclusive_and_first_come_first_served(tmp_path: Path) -> None
     assert not list(tmp_path.glob("t-*"))  # no ticket left behind
 
 
-def test_same_article_calls_run_back_to_back_then_others_get_their_turn(tmp_path: Path) -> None:
+def turn_order(lock_dir: Path, articles: list[tuple[str, int, float]], *, hold: float, gap: float = 0.0) -> list[str]:
+    """Articles ``(key, model calls, start delay)`` taking turns, each turn held ``hold`` s and followed by ``gap`` s
+    of work outside the lock; the keys in the order they got their turns."""
     order: list[str] = []
 
     async def article(key: str, calls: int, delay: float) -> None:
         await asyncio.sleep(delay)
         for _ in range(calls):
-            async with compute_turn(tmp_path, key=key):
+            async with compute_turn(lock_dir, key=key):
                 order.append(key)
-                await asyncio.sleep(0.08)
-            await asyncio.sleep(0.01)  # validating the answer, rendering the next prompt
+                await asyncio.sleep(hold)
+            if gap:
+                await asyncio.sleep(gap)  # validating the answer, rendering the next prompt
 
     async def main() -> None:
-        await asyncio.gather(article("a", 3, 0.0), article("b", 3, 0.02), article("c", 2, 0.04))
+        await asyncio.gather(*(article(*each) for each in articles))
 
     asyncio.run(main())
+    return order
+
+
+def test_same_article_calls_run_back_to_back_then_others_get_their_turn(tmp_path: Path) -> None:
+    order = turn_order(tmp_path, [("a", 3, 0.0), ("b", 3, 0.02), ("c", 2, 0.04)], hold=0.08, gap=0.01)
     assert order == ["a", "a", "a", "b", "b", "b", "c", "c"]
 
 
 def test_affinity_is_bounded_so_nobody_starves(tmp_path: Path) -> None:
-    order: list[str] = []
-
-    async def article(key: str, calls: int, delay: float) -> None:
-        await asyncio.sleep(delay)
-        for _ in range(calls):
-            async with compute_turn(tmp_path, key=key):
-                order.append(key)
-                await asyncio.sleep(0.02)
-
-    async def main() -> None:
-        await asyncio.gather(article("busy", MAX_STREAK + 5, 0.0), article("cli", 1, 0.01))
-
-    asyncio.run(main())
+    order = turn_order(tmp_path, [("busy", MAX_STREAK + 5, 0.0), ("cli", 1, 0.01)], hold=0.02)
     assert order.index("cli") == MAX_STREAK
 
 
