@@ -26,7 +26,7 @@ def processes_with_arg(arg: str) -> list[int]:
             state = (entry / "stat").read_text().split(")")[-1].split()[0]
         except OSError:
             continue
-        if b"llama_cpp.server" in cmdline and arg.encode() in cmdline and state != "Z":
+        if srv.SERVER_MODULE.encode() in cmdline and arg.encode() in cmdline and state != "Z":
             found.append(int(entry.name))
     return found
 

@@ -29,6 +29,7 @@ import httpx
 from ..errors import BackendUnavailableError
 
 STOP_GRACE_S = 5.0
+SERVER_MODULE = "summarizer.backends._llama_serve"  # llama-cpp-python's server with greedy grammar sampling
 _KEEP_LOGS = 8
 _PR_SET_PDEATHSIG = 1
 
@@ -95,7 +96,7 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
 
 
 class LlamaServer:
-    """One llama_cpp.server subprocess."""
+    """One local model server subprocess (llama-cpp-python's server, see :mod:`._llama_serve`)."""
 
     def __init__(self, options: ServerOptions) -> None:
         self.options = options
@@ -115,7 +116,7 @@ class LlamaServer:
     def command(self) -> list[str]:
         o = self.options
         return [
-            sys.executable, "-m", "llama_cpp.server",
+            sys.executable, "-m", SERVER_MODULE,
             "--model", str(o.model_path),
             "--host", "127.0.0.1", "--port", str(self.port),
             "--n_ctx", str(o.n_ctx),
