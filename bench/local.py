@@ -49,6 +49,9 @@ def raw_speed(model: Path, prompt: str, threads: int, n_ctx: int, tokens: int) -
     """llama.cpp alone: prompt evaluation and unconstrained generation speed for this model and prompt."""
     import llama_cpp
 
+    from summarizer.backends import _llama_serve
+
+    _llama_serve.set_weight_layout()  # the server's weight layout, so both read prompts the same way
     llm = llama_cpp.Llama(
         model_path=str(model), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, logits_all=False, verbose=False
     )

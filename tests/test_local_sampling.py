@@ -94,3 +94,35 @@ def test_other_sampling_settings_keep_llama_cpp_pythons_sampler(llm: object) -> 
     for kwargs in ({"temp": 0.7, "grammar": grammar}, {"temp": 0.0, "grammar": None}, {"temp": 0.0}):
         sampler = _llama_serve._init_sampler(llm, **kwargs)  # type: ignore[arg-type]
         assert not isinstance(sampler, _llama_serve.GreedyGrammarSampler), kwargs
+
+
+@pytest.mark.parametrize(
+    ("system_info", "repack"),
+    [  # the lines printed by the three builds measured on this kind of machine
+        (
+            "CPU : SSE3 = 1 | SSSE3 = 1 | AVX = 1 | AVX2 = 1 | F16C = 1 | FMA = 1 | BMI2 = 1 | LLAMAFILE = 1 | "
+            "OPENMP = 1 | REPACK = 1 | ",
+            True,
+        ),
+        (
+            "CPU : SSE3 = 1 | SSSE3 = 1 | AVX = 1 | AVX2 = 1 | F16C = 1 | FMA = 1 | BMI2 = 1 | AVX512 = 1 | "
+            "AVX512_VBMI = 1 | AVX512_VNNI = 1 | AVX512_BF16 = 1 | LLAMAFILE = 1 | OPENMP = 1 | REPACK = 1 | ",
+            False,
+        ),
+        (
+            "CPU : SSE3 = 1 | AVX = 1 | AVX_VNNI = 1 | AVX2 = 1 | F16C = 1 | FMA = 1 | AVX512 = 1 | AMX_INT8 = 1 | "
+            "LLAMAFILE = 1 | OPENMP = 1 | REPACK = 1 | ",
+            False,
+        ),
+    ],  # fmt: skip
+)
+def test_weights_stay_in_place_on_avx512_and_amx_builds(system_info: str, repack: bool) -> None:
+    assert _llama_serve.use_extra_buffer_types(system_info) is repack
+
+
+def test_the_installed_build_loads_models_with_the_chosen_layout(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(llama_module.llama_cpp, "llama_model_default_params", llama_cpp.llama_model_default_params)
+    info = llama_cpp.llama_print_system_info().decode()
+    chosen = _llama_serve.set_weight_layout()
+    assert chosen is _llama_serve.use_extra_buffer_types(info)
+    assert llama_module.llama_cpp.llama_model_default_params().use_extra_bufts is chosen
