@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
@@ -14,9 +14,11 @@ from markupsafe import Markup, escape
 from summarizer.grounding import locate
 
 from .gold import FIELDS, GoldItem
-from .harness import ArticleRun
 from .runfile import HEADLINE, EvalRun
 from .terminal import TITLES, describe, pct
+
+if TYPE_CHECKING:
+    from .harness import ArticleRun  # the harness loads the model backends
 
 LETTER = {"actors": "A", "positions": "P", "demands": "D", "territorial_figures": "F", "upcoming_meetings": "M"}
 #: Categories whose evidence is highlighted in the text (actor names would cover most of an article).

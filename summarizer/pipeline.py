@@ -19,7 +19,7 @@ from ._input import Article, prepare_article
 from ._postprocess import dedupe, derive, drop_past_meetings, ground
 from ._prompts import PromptSet, load_prompts
 from ._version import __version__
-from .backends import Backend, create_backend
+from .backends import Backend, backend_identity, create_backend
 from .cache import result_cache
 from .config import Settings
 from .schemas import (
@@ -48,13 +48,16 @@ def describe_fields(call_model: type[BaseModel]) -> str:
     raise TypeError(f"{call_model.__name__} has no list of records")
 
 
-def result_id(article: Article, backend: Backend, prompts: PromptSet, settings: Settings) -> str:
-    """Stable id: the same text, model, prompt, schema and options give the same id (and cache key)."""
+def result_id(article: Article, backend: tuple[str, str], prompts: PromptSet, settings: Settings) -> str:
+    """Stable id: the same text, model, prompt, schema and options give the same id (and cache key).
+
+    ``backend`` is the ``(name, model)`` pair of the backend that answers.
+    """
     payload = {
         "text": article.text,
         "published": article.published.isoformat() if article.published else None,
-        "backend": backend.name,
-        "model": backend.model,
+        "backend": backend[0],
+        "model": backend[1],
         "prompt_version": prompts.version,
         "schema_version": SCHEMA_VERSION,
         "options": settings.options_fingerprint(),
@@ -64,12 +67,22 @@ def result_id(article: Article, backend: Backend, prompts: PromptSet, settings: 
 
 
 class Summarizer:
-    """A backend plus settings, reusable across many articles (the CLI, batch job and API share one)."""
+    """A backend plus settings, reusable across many articles (the CLI, batch job and API share one).
+
+    The backend is created on first use: articles answered from the result cache never load it.
+    """
 
     def __init__(self, settings: Settings | None = None, backend: Backend | None = None) -> None:
         self.settings = settings or Settings()
-        self.backend = backend or create_backend(self.settings)
+        self._backend = backend
+        self.identity = (backend.name, backend.model) if backend is not None else backend_identity(self.settings)
         self.prompts = load_prompts(self.settings.prompt_file)
+
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:
+            self._backend = create_backend(self.settings)
+        return self._backend
 
     def prepare(
         self,
@@ -85,7 +98,7 @@ class Summarizer:
         )
 
     def result_id(self, article: Article) -> str:
-        return result_id(article, self.backend, self.prompts, self.settings)
+        return result_id(article, self.identity, self.prompts, self.settings)
 
     async def summarize(
         self,
@@ -158,7 +171,8 @@ class Summarizer:
         return result
 
     async def aclose(self) -> None:
-        await self.backend.aclose()
+        if self._backend is not None:
+            await self._backend.aclose()
 
 
 async def asummarize(

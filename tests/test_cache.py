@@ -170,3 +170,48 @@ def test_an_unusable_cache_directory_is_a_settings_error(tmp_path: Path) -> None
     assert result.exit_code == 2
     assert "cannot open the result cache" in result.stderr and "--no-cache" in result.stderr
     assert not (tmp_path / "out.jsonl").exists()  # nothing was started
+
+
+def test_an_article_served_from_the_cache_never_creates_the_backend() -> None:
+    with FakeOpenAIServer(SCRIPT) as server:
+        first = summarize(server)
+        engine = Summarizer(Settings(backend="openai", base_url=server.base_url))
+        assert engine.identity == ("openai", "default")
+        second = asyncio.run(engine.summarize(TEXT, published="2025-11-27"))
+        assert second.timings.cached and second.id == first.id
+        assert engine._backend is None and server.requests == CALLS_PER_ARTICLE
+
+
+CACHED_BATCH = """
+import sys
+from typer.testing import CliRunner
+from summarizer.cli import app
+result = CliRunner().invoke(app, ["batch", sys.argv[1], "--out", sys.argv[2]])
+assert result.exit_code == 0, result.output
+print(sorted(m for m in ("openai", "instructor", "llama_cpp", "summarizer.backends.local") if m in sys.modules))
+"""
+
+
+def test_a_cached_batch_on_the_local_backend_loads_neither_the_sdk_nor_the_runtime(tmp_path: Path) -> None:
+    """What keeps a fully cached batch under a second: no OpenAI SDK, instructor, llama.cpp or model server."""
+    source = tmp_path / "in.jsonl"
+    write_corpus(source, 3, bad=False)
+    with FakeOpenAIServer(SCRIPT) as server:
+        computed = summarize(server)
+    local = Summarizer(Settings())  # the default: the embedded model, never started here
+    assert local.identity == ("local", "qwen2.5-coder-1.5b-instruct-q4_k_m") and local._backend is None
+    cache = result_cache(Settings())
+    assert cache is not None
+    for line in source.read_text().splitlines():
+        record = json.loads(line)
+        article = local.prepare(record["text"], published=record["published"])
+        cache.put(computed.model_copy(update={"id": local.result_id(article)}))
+    close_caches()
+    out = tmp_path / "out.jsonl"
+    run = subprocess.run(
+        [sys.executable, "-c", CACHED_BATCH, str(source), str(out)], capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip().splitlines()[-1] == "[]"
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(lines) == 3 and all(line["result"]["timings"]["cached"] for line in lines)

@@ -246,3 +246,23 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
 
     with pytest.raises(InputTooLargeError):
         summarize(ARTICLE)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"backend": "local"},
+        {"backend": "local", "local_model": "small"},
+        {"backend": "local", "model_path": "/models/other-model.Q4_K_M.gguf"},
+        {"backend": "openai", "base_url": "http://127.0.0.1:9/v1"},
+        {"backend": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "gpt-x"},
+        {"backend": "fake"},
+    ],
+)
+def test_backend_identity_matches_the_backend_that_answers(settings: dict[str, object]) -> None:
+    """Result ids are computed without creating the backend: the pair must be the backend's own."""
+    from summarizer.backends import backend_identity, create_backend
+
+    config = Settings(**settings)  # type: ignore[arg-type]
+    backend = create_backend(config)
+    assert backend_identity(config) == (backend.name, backend.model)

@@ -23,6 +23,24 @@ def available_backends() -> list[str]:
     return list(_REGISTRY)
 
 
+def backend_identity(settings: Settings) -> tuple[str, str]:
+    """``(name, model)`` of the backend the settings name, without importing it (result ids, cache keys).
+
+    Equal to ``(backend.name, backend.model)`` of ``create_backend(settings)``; a cached run never has to
+    load the OpenAI SDK or start a model server.
+    """
+    name = settings.backend_name
+    if name == "local":
+        from .._models import model_id
+
+        return name, model_id(settings)
+    if name == "openai":
+        return name, settings.model or "default"
+    if name == "fake":
+        return name, "fake"
+    raise ConfigError(f"unknown backend {name!r}; choose one of {available_backends()}")
+
+
 def create_backend(settings: Settings) -> Backend:
     """Instantiate the backend the settings name."""
     name = settings.backend_name
@@ -39,4 +57,4 @@ def create_backend(settings: Settings) -> Backend:
     return backend
 
 
-__all__ = ["Backend", "CallResult", "available_backends", "create_backend"]
+__all__ = ["Backend", "CallResult", "available_backends", "backend_identity", "create_backend"]

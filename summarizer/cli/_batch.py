@@ -44,7 +44,7 @@ async def _run(source: Path, store: JsonlStore, settings: Settings, total: int) 
     try:
         # an OpenAI-compatible endpoint is checked up front: a batch against a dead endpoint would only
         # fill the output with failures (the local backend starts on first use, so it is not woken here)
-        if summarizer.backend.name == "openai" and not await summarizer.backend.ready():
+        if summarizer.identity[0] == "openai" and not await summarizer.backend.ready():
             raise BackendUnavailableError(
                 f"the {summarizer.backend.name} backend is not reachable; nothing was run "
                 "(check --base-url / SUMMARIZER_BASE_URL, or start the server)",

@@ -16,7 +16,6 @@ from ..config import Settings
 from ..errors import BackendError, InputError
 from ..evals.compare import check_baseline, print_comparison
 from ..evals.gold import default_gold_dir
-from ..evals.harness import EvalOptions, run_eval
 from ..evals.report_html import write_report
 from ..evals.runfile import ArticleScore, load_run
 from ..evals.scoring import DEFAULT_THRESHOLD
@@ -90,6 +89,8 @@ def eval_command(
         if not 0.0 < threshold <= 1.0:
             raise InputError(f"--threshold must be in (0, 1], got {threshold}", code="bad_option")
         reference = load_run(baseline) if baseline is not None else None
+        from ..evals.harness import EvalOptions, run_eval  # loads the backends: only when a run is made
+
         options = EvalOptions(
             gold_dir=gold or default_gold_dir(),
             articles_dir=articles,
