@@ -6,7 +6,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
-from .base import Backend, CallResult
+from .base import FAKE_MODEL, OPENAI_DEFAULT_MODEL, Backend, CallResult
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -35,9 +35,9 @@ def backend_identity(settings: Settings) -> tuple[str, str]:
 
         return name, model_id(settings)
     if name == "openai":
-        return name, settings.model or "default"
+        return name, settings.model or OPENAI_DEFAULT_MODEL
     if name == "fake":
-        return name, "fake"
+        return name, FAKE_MODEL
     raise ConfigError(f"unknown backend {name!r}; choose one of {available_backends()}")
 
 

@@ -22,6 +22,7 @@ kernels, and AMX tiles when the build has AMX. On a build with AVX-512 this modu
 from __future__ import annotations
 
 import ctypes
+import inspect
 import math
 import re
 import sys
@@ -90,7 +91,7 @@ class GreedyGrammarSampler:
         self._one_array.selected = -1
         self._one_array.sorted = False
         llama_cpp.llama_sampler_apply(self.grammar, ctypes.byref(self._one_array))
-        if math.isinf(self._one[0].logit) and self._one[0].logit < 0:
+        if self._one[0].logit == -math.inf:  # the grammar rejects the best token
             self.full_checks += 1
             llama_cpp.llama_sampler_apply(self.grammar, ctypes.byref(self._full_array))
             token = int(np.argmax(self._full_np["logit"]))
@@ -113,17 +114,15 @@ class GreedyGrammarSampler:
 
 
 _original_init_sampler = _llama.Llama._init_sampler
+_INIT_SAMPLER = inspect.signature(_original_init_sampler)
 
 
 def _init_sampler(self: _llama.Llama, *args: Any, **kwargs: Any) -> Any:
-    options = dict(zip(_INIT_SAMPLER_PARAMS, args, strict=False)) | kwargs
-    grammar = options.get("grammar")
-    if (
-        grammar is None
-        or options.get("temp", 0.8) != 0.0
-        or options.get("logits_processor") is not None
-        or options.get("mirostat_mode", 0) != 0
-    ):
+    bound = _INIT_SAMPLER.bind(self, *args, **kwargs)
+    bound.apply_defaults()  # llama-cpp-python's own defaults for what the caller left out
+    options = bound.arguments
+    grammar = options["grammar"]
+    if grammar is None or options["temp"] != 0.0 or options["logits_processor"] is not None or options["mirostat_mode"]:
         return _original_init_sampler(self, *args, **kwargs)
     return GreedyGrammarSampler(
         self._model.vocab,
@@ -131,14 +130,10 @@ def _init_sampler(self: _llama.Llama, *args: Any, **kwargs: Any) -> Any:
         grammar._grammar,
         grammar._root,
         penalty_last_n=self.last_n_tokens_size,
-        penalty_repeat=options.get("repeat_penalty", 1.0),
-        penalty_freq=options.get("frequency_penalty", 0.0),
-        penalty_present=options.get("presence_penalty", 0.0),
+        penalty_repeat=options["repeat_penalty"],
+        penalty_freq=options["frequency_penalty"],
+        penalty_present=options["presence_penalty"],
     )
-
-
-_code = _original_init_sampler.__code__
-_INIT_SAMPLER_PARAMS = list(_code.co_varnames[1 : _code.co_argcount])  # positional names after self
 
 
 def install() -> None:

@@ -11,6 +11,11 @@ from ..schemas import Usage
 
 T = TypeVar("T", bound=BaseModel)
 
+#: Model names recorded when none is configured (the openai backend) or there is no model (the fake backend);
+#: ``backend_identity`` reports them without importing the backends.
+OPENAI_DEFAULT_MODEL = "default"
+FAKE_MODEL = "fake"
+
 
 @dataclass
 class CallResult:

@@ -28,6 +28,7 @@ from openai.types.completion_usage import CompletionUsage
 from ..config import Settings
 from ..errors import ConfigError
 from ..schemas import CALLS
+from .base import FAKE_MODEL
 from .openai import OpenAIBackend
 
 Answer = Any
@@ -69,7 +70,7 @@ class FakeBackend(OpenAIBackend):
         self.calls: deque[tuple[str, list[dict[str, Any]]]] = deque(maxlen=CALLS_KEPT)
         self.answered = 0
         self._turns: dict[str, int] = {}
-        super().__init__(settings, model="fake", response_format="json_schema", raw_create=self._create)
+        super().__init__(settings, model=FAKE_MODEL, response_format="json_schema", raw_create=self._create)
 
     def _answer(self, call: str, messages: list[dict[str, Any]]) -> Answer:
         if self.script is None:
@@ -102,7 +103,7 @@ class FakeBackend(OpenAIBackend):
             id=f"fake-{self.answered}",
             object="chat.completion",
             created=0,
-            model="fake",
+            model=FAKE_MODEL,
             choices=[
                 Choice(index=0, finish_reason="stop", message=ChatCompletionMessage(role="assistant", content=content))
             ],

@@ -38,7 +38,7 @@ from ..errors import (
     OutputValidationError,
 )
 from ..schemas import Usage
-from .base import CallResult
+from .base import OPENAI_DEFAULT_MODEL, CallResult
 
 RETRY_AFTER_CAP_S = 60.0
 _backoff = wait_random_exponential(multiplier=0.5, max=20)
@@ -182,7 +182,7 @@ class OpenAIBackend:
         raw_create: RawCreate | None = None,
     ) -> None:
         self.settings = settings
-        self.model = model or settings.model or "default"
+        self.model = model or settings.model or OPENAI_DEFAULT_MODEL
         self.response_format = response_format or settings.response_format
         self.wait: Callable[[RetryCallState], float] = wait_for_retry
         self._client: AsyncOpenAI | None = None
