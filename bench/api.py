@@ -32,6 +32,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -136,11 +137,9 @@ def start_server(args: argparse.Namespace, workdir: Path) -> tuple[subprocess.Po
 async def load(url: str, body: bytes, total: int, concurrency: int, on_half: Any = None) -> dict[str, Any]:
     """``total`` requests from ``concurrency`` clients; latencies of the 200s and statuses of all.
 
-    The client is aiohttp (about half the CPU per request of httpx here): it shares the machine's cores with
-    the server, so a lighter client disturbs the measured server less.
+    The client is aiohttp (0.8 ms of CPU per request here, against 2.9-5.4 ms with httpx): it shares the
+    machine's cores with the server, so a lighter client disturbs the measured server less.
     """
-    import aiohttp
-
     latencies: list[float] = []
     backend_ms: list[float] = []
     pipeline_ms: list[float] = []
