@@ -6,7 +6,7 @@ A missing, malformed or incomplete template is an error at load time, never a si
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,17 @@ ARTICLE_VARIABLES = frozenset({"text", "title", "published"})
 TASK_VARIABLES = frozenset({"fields"})
 
 
+@cache
+def describe_fields(call_model: type[BaseModel]) -> str:
+    """The field descriptions of the items a call fills: the schema is the prompt's one source of truth."""
+    for field in call_model.model_fields.values():
+        args = getattr(field.annotation, "__args__", ())
+        item = args[0] if args and isinstance(args[0], type) and issubclass(args[0], BaseModel) else None
+        if item is not None:
+            return "\n".join(f"- {name}: {f.description or ''}".rstrip() for name, f in item.model_fields.items())
+    raise TypeError(f"{call_model.__name__} has no list of records")
+
+
 class PromptFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -39,7 +50,7 @@ class PromptSet:
 
     path: str
     version: str
-    _system: Any
+    _system: str
     _article: Any
     _tasks: dict[str, Any]
 
@@ -50,11 +61,10 @@ class PromptSet:
         try:
             article = self._article.render(text=text, title=title, published=published)
             task = self._tasks[call].render(fields=fields)
-            system = self._system.render()
         except UndefinedError as exc:  # pragma: no cover - variables are checked at load time
             raise TemplateError(f"{self.path}: {exc}") from exc
         return [
-            {"role": "system", "content": system.strip()},
+            {"role": "system", "content": self._system},
             {"role": "user", "content": article.rstrip() + "\n\n" + task.strip()},
         ]
 
@@ -95,7 +105,7 @@ def parse_prompt_file(path: str, raw: str) -> PromptSet:
     return PromptSet(
         path=path,
         version=spec.version,
-        _system=_compile(path, "system", spec.system, frozenset()),
+        _system=_compile(path, "system", spec.system, frozenset()).render().strip(),  # the same for every call
         _article=_compile(path, "article", spec.article, ARTICLE_VARIABLES),
         _tasks={name: _compile(path, name, src, TASK_VARIABLES) for name, src in spec.tasks.items()},
     )

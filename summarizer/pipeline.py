@@ -12,12 +12,10 @@ import json
 import time
 from typing import Any
 
-from pydantic import BaseModel
-
 from ._chunking import split_article
 from ._input import Article, prepare_article
 from ._postprocess import dedupe, derive, drop_past_meetings, ground
-from ._prompts import PromptSet, load_prompts
+from ._prompts import PromptSet, describe_fields, load_prompts
 from ._version import __version__
 from .backends import Backend, backend_identity, create_backend
 from .cache import result_cache
@@ -36,16 +34,6 @@ from .schemas import (
     Timings,
     Usage,
 )
-
-
-def describe_fields(call_model: type[BaseModel]) -> str:
-    """The field descriptions of the items a call fills: the schema is the prompt's one source of truth."""
-    for field in call_model.model_fields.values():
-        args = getattr(field.annotation, "__args__", ())
-        item = args[0] if args and isinstance(args[0], type) and issubclass(args[0], BaseModel) else None
-        if item is not None:
-            return "\n".join(f"- {name}: {f.description or ''}".rstrip() for name, f in item.model_fields.items())
-    raise TypeError(f"{call_model.__name__} has no list of records")
 
 
 def result_id(article: Article, backend: tuple[str, str], prompts: PromptSet, settings: Settings) -> str:

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 from pydantic import BaseModel
+from tenacity import RetryCallState
 
 from summarizer import BackendError, BackendTimeoutError, BackendUnavailableError, OutputValidationError, Settings
 from summarizer.backends.openai import OpenAIBackend, retry_after_seconds, wait_for_retry
@@ -59,6 +60,32 @@ def test_retries_are_bounded_and_the_last_error_is_clear() -> None:
         assert server.requests == 3
     assert info.value.status_code == 500
     assert "HTTP 500" in info.value.message
+
+
+def test_the_first_failure_paces_the_first_retry() -> None:
+    """The first attempt runs before tenacity's loop; its failure still decides the first wait."""
+    seen: list[tuple[int, str]] = []
+
+    def wait(state: RetryCallState) -> float:
+        assert state.outcome is not None
+        seen.append((state.attempt_number, type(state.outcome.exception()).__name__))
+        return 0.0
+
+    with FakeOpenAIServer({"positions": POSITIONS}, faults=["429", "500"]) as server:
+        backend = OpenAIBackend(Settings(base_url=server.base_url, max_retries=3))
+        backend.wait = wait
+        result = run_call(backend)
+        assert server.requests == 3
+    assert seen == [(1, "RateLimitError"), (2, "InternalServerError")]
+    assert result.usage.retries == 2  # type: ignore[attr-defined]
+
+
+def test_no_retries_configured_means_one_attempt() -> None:
+    with FakeOpenAIServer({"positions": POSITIONS}, faults=["500", "500"]) as server:
+        with pytest.raises(BackendError) as info:
+            call(server, max_retries=0)
+        assert server.requests == 1
+    assert info.value.status_code == 500
 
 
 def test_timeout_after_retries_is_a_timeout_error() -> None:

@@ -249,18 +249,13 @@ class OpenAIBackend:
 
         async def create(*args: Any, **kwargs: Any) -> Any:
             kwargs = self._adapt(kwargs)
-            retrying = AsyncRetrying(
-                stop=stop_after_attempt(self.settings.max_retries + 1),
-                wait=self.wait,
-                retry=retry_if_exception(should_retry),
-                reraise=True,
-            )
             try:
-                async for attempt in retrying:
-                    with attempt:
-                        if attempt.retry_state.attempt_number > 1:
-                            usage.retries += 1
-                        response = await self._raw_create(*args, **kwargs)
+                try:
+                    response = await self._raw_create(*args, **kwargs)
+                except Exception as exc:
+                    if not should_retry(exc) or self.settings.max_retries < 1:
+                        raise
+                    response = await self._retry(exc, usage, args, kwargs)
             except BaseException as exc:
                 if isinstance(exc, openai.OpenAIError):
                     raise _translate(exc, self.name) from exc
@@ -297,6 +292,32 @@ class OpenAIBackend:
             ) from exc
         usage.retries += max(0, usage.model_calls - 1)
         return CallResult(parsed=parsed, usage=usage, ms=(time.perf_counter() - started) * 1000)
+
+    async def _retry(self, first: Exception, usage: Usage, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Attempts 2 and later of a request whose first attempt failed with ``first``, paced by tenacity.
+
+        tenacity's attempt 1 is the failure that already happened, so waits and the attempt limit are the
+        same as for a loop that made every attempt itself. The first attempt runs outside tenacity: its
+        bookkeeping objects reference each other, and freeing them on every request would fall to Python's
+        cycle collector, whose pauses show in a busy server's tail latency.
+        """
+        pending: Exception | None = first
+
+        async def attempt() -> Any:
+            nonlocal pending
+            if pending is not None:
+                failed, pending = pending, None
+                raise failed
+            usage.retries += 1
+            return await self._raw_create(*args, **kwargs)
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.settings.max_retries + 1),
+            wait=self.wait,
+            retry=retry_if_exception(should_retry),
+            reraise=True,
+        )
+        return await retrying(attempt)
 
     async def ready(self) -> bool:
         if self._client is None:
