@@ -252,9 +252,7 @@ class OpenAIBackend:
             try:
                 try:
                     response = await self._raw_create(*args, **kwargs)
-                except Exception as exc:
-                    if not should_retry(exc) or self.settings.max_retries < 1:
-                        raise
+                except Exception as exc:  # whether and when to try again is tenacity's decision
                     response = await self._retry(exc, usage, args, kwargs)
             except BaseException as exc:
                 if isinstance(exc, openai.OpenAIError):
@@ -296,8 +294,9 @@ class OpenAIBackend:
     async def _retry(self, first: Exception, usage: Usage, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Attempts 2 and later of a request whose first attempt failed with ``first``, paced by tenacity.
 
-        tenacity's attempt 1 is the failure that already happened, so waits and the attempt limit are the
-        same as for a loop that made every attempt itself. The first attempt runs outside tenacity: its
+        tenacity's attempt 1 is the failure that already happened, so which errors are retried, the waits and
+        the attempt limit are the same as for a loop that made every attempt itself (an error that is not
+        retried, or ``max_retries=0``, raises ``first`` again at once). The first attempt runs outside tenacity: its
         bookkeeping objects reference each other, and freeing them on every request would fall to Python's
         cycle collector, whose pauses show in a busy server's tail latency.
         """
