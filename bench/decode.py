@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.local import open_llama  # noqa: E402
 from summarizer._models import CATALOGUE, ensure_model  # noqa: E402
 from summarizer.config import Settings  # noqa: E402
 
@@ -37,15 +38,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     args = parser.parse_args()
 
-    import llama_cpp
-
-    from summarizer.backends import _llama_serve
-
-    _llama_serve.set_weight_layout()  # the local server's weight layout
     model = ensure_model(Settings(backend="local", local_model=args.model))
-    llm = llama_cpp.Llama(
-        model_path=str(model), n_ctx=4096, n_threads=args.threads, n_threads_batch=args.threads, verbose=False
-    )
+    llm = open_llama(model, args.threads, n_ctx=4096)
     try:
         ids = llm.tokenize(SEED.read_text(encoding="utf-8")[:3000].encode("utf-8"))
         llm.eval(ids)  # the article prefix, as when an answer is being generated

@@ -45,16 +45,23 @@ from summarizer.config import Settings  # noqa: E402
 from summarizer.pipeline import Summarizer  # noqa: E402
 
 
-def raw_speed(model: Path, prompt: str, threads: int, n_ctx: int, tokens: int) -> dict[str, float]:
-    """llama.cpp alone: prompt evaluation and unconstrained generation speed for this model and prompt."""
+def open_llama(model: Path, threads: int, n_ctx: int) -> Any:
+    """``llama_cpp.Llama`` in this process, with the weight layout the local model server uses."""
     import llama_cpp
 
     from summarizer.backends import _llama_serve
 
     _llama_serve.set_weight_layout()  # the server's weight layout, so both read prompts the same way
-    llm = llama_cpp.Llama(
+    return llama_cpp.Llama(
         model_path=str(model), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, logits_all=False, verbose=False
     )
+
+
+def raw_speed(model: Path, prompt: str, threads: int, n_ctx: int, tokens: int) -> dict[str, float]:
+    """llama.cpp alone: prompt evaluation and unconstrained generation speed for this model and prompt."""
+    import llama_cpp
+
+    llm = open_llama(model, threads, n_ctx)
     try:
         ids = llm.tokenize(prompt.encode("utf-8"))
         llama_cpp.llama_perf_context_reset(llm._ctx.ctx)
