@@ -133,8 +133,8 @@ async def run_model(name: str, seeds: list[Path], raw_tokens: int) -> list[dict[
             print_row(rows[-1])
     finally:
         await engine.aclose()
-    prompt = engine.prompts.messages("overview", text=seeds[0].read_text(encoding="utf-8"), title=None,
-                                     published=None, fields="")[1]["content"]  # fmt: skip
+    shared = engine.prompts.article(text=seeds[0].read_text(encoding="utf-8"), title=None, published=None)
+    prompt = engine.prompts.messages("overview", shared)[1]["content"]
     raw = raw_speed(model, prompt, server.options.n_threads, server.options.n_ctx, raw_tokens)
     print(
         f"   raw llama.cpp, same model and threads: prompt {raw['prompt_tps']:.1f} t/s ({raw['prompt_tokens']} tok), "

@@ -46,26 +46,29 @@ class PromptFile(BaseModel):
 
 @dataclass(frozen=True)
 class PromptSet:
-    """A loaded, checked prompt file."""
+    """A loaded, checked prompt file. The system text and each call's task are rendered once, at load time."""
 
     path: str
     version: str
     _system: str
     _article: Any
-    _tasks: dict[str, Any]
+    _tasks: dict[str, str]
 
-    def messages(
-        self, call: str, *, text: str, title: str | None, published: str | None, fields: str
-    ) -> list[dict[str, str]]:
-        """Messages for one call: system and article first (shared by every call), the task last."""
+    def article(self, *, text: str, title: str | None, published: str | None) -> str:
+        """The article part of the user message, the same for every call on that text."""
         try:
-            article = self._article.render(text=text, title=title, published=published)
-            task = self._tasks[call].render(fields=fields)
+            return str(self._article.render(text=text, title=title, published=published)).rstrip()
         except UndefinedError as exc:  # pragma: no cover - variables are checked at load time
             raise TemplateError(f"{self.path}: {exc}") from exc
+
+    def messages(self, call: str, article: str) -> list[dict[str, str]]:
+        """Messages for one call: system and article first (shared by every call), the task last.
+
+        ``article`` is what ``article()`` rendered for the text.
+        """
         return [
             {"role": "system", "content": self._system},
-            {"role": "user", "content": article.rstrip() + "\n\n" + task.strip()},
+            {"role": "user", "content": article + "\n\n" + self._tasks[call]},
         ]
 
 
@@ -107,7 +110,10 @@ def parse_prompt_file(path: str, raw: str) -> PromptSet:
         version=spec.version,
         _system=_compile(path, "system", spec.system, frozenset()).render().strip(),  # the same for every call
         _article=_compile(path, "article", spec.article, ARTICLE_VARIABLES),
-        _tasks={name: _compile(path, name, src, TASK_VARIABLES) for name, src in spec.tasks.items()},
+        _tasks={
+            name: _compile(path, name, src, TASK_VARIABLES).render(fields=describe_fields(CALLS[name])).strip()
+            for name, src in spec.tasks.items()
+        },
     )
 
 

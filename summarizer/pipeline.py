@@ -15,7 +15,7 @@ from typing import Any
 from ._chunking import split_article
 from ._input import Article, prepare_article
 from ._postprocess import dedupe, derive, drop_past_meetings, ground
-from ._prompts import PromptSet, describe_fields, load_prompts
+from ._prompts import PromptSet, load_prompts
 from ._version import __version__
 from .backends import Backend, backend_identity, create_backend
 from .cache import result_cache
@@ -119,11 +119,9 @@ class Summarizer:
         found: dict[str, list[Record]] = {c: [] for c in CATEGORIES}
         published = article.published.isoformat() if article.published else None
         for part, chunk in enumerate(chunks, start=1):
+            shared = self.prompts.article(text=chunk, title=article.title, published=published)
             for call, model in CALLS.items():
-                messages = self.prompts.messages(
-                    call, text=chunk, title=article.title, published=published, fields=describe_fields(model)
-                )
-                answer = await self.backend.call(call, messages, model)
+                answer = await self.backend.call(call, self.prompts.messages(call, shared), model)
                 usage.add(answer.usage)
                 calls.append(CallTiming(name=call if len(chunks) == 1 else f"{call}[{part}]", ms=answer.ms))
                 data = answer.parsed

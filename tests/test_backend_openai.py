@@ -187,33 +187,6 @@ def test_missing_endpoint_is_a_config_error_naming_the_fix() -> None:
         OpenAIBackend(Settings(backend="openai"))
 
 
-def test_async_validator_check_is_memoized_but_still_refuses() -> None:
-    """instructor's per-call model walk runs once per passing class; a model it must refuse is refused every time."""
-    from instructor.v2.core import patch as patch_module
-    from instructor.v2.validation import async_validators
-    from instructor.v2.validation.async_validators import async_field_validator
-
-    from summarizer.backends import openai as backend_module
-
-    assert backend_module is not None
-    check = async_validators.reject_async_validators
-    assert getattr(check, "_summarizer_memoized", False)
-    assert patch_module.reject_async_validators is check
-
-    class WithAsyncValidator(BaseModel):
-        name: str
-
-        @async_field_validator("name")
-        async def check_name(self, value: str) -> None:  # pragma: no cover - never run
-            return None
-
-    for _ in range(2):
-        with pytest.raises(ValueError, match="async validators"):
-            check(WithAsyncValidator)
-    check(PositionsCall)
-    check(PositionsCall)
-
-
 def test_cached_json_schema_is_pydantics_and_a_fresh_copy_each_time() -> None:
     first = PositionsCall.model_json_schema()
     assert first == BaseModel.model_json_schema.__func__(PositionsCall)  # type: ignore[attr-defined]

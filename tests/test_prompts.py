@@ -4,10 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from summarizer._prompts import load_prompts, parse_prompt_file
+from summarizer._prompts import describe_fields, load_prompts, parse_prompt_file
 from summarizer.errors import TemplateError
-from summarizer.pipeline import describe_fields
-from summarizer.schemas import CALLS, PositionsCall
+from summarizer.schemas import CALLS, DemandsCall
 
 GOOD_TASKS = "\n".join(f"  {name}: 'Task {name}: {{{{ fields }}}}'" for name in CALLS)
 
@@ -19,9 +18,7 @@ def make(system: str = "sys", article: str = "{{ text }}", tasks: str = GOOD_TAS
 def test_packaged_prompt_loads_and_renders_article_before_task() -> None:
     prompts = load_prompts()
     assert prompts.version
-    messages = prompts.messages(
-        "positions", text="ARTICLE BODY", title="T", published="2025-11-27", fields=describe_fields(PositionsCall)
-    )
+    messages = prompts.messages("positions", prompts.article(text="ARTICLE BODY", title="T", published="2025-11-27"))
     user = messages[-1]["content"]
     assert user.index("ARTICLE BODY") < user.index("TASK")
     assert "- stance: The holder's view in at most 30 words" in user
@@ -30,7 +27,8 @@ def test_packaged_prompt_loads_and_renders_article_before_task() -> None:
 
 def test_article_part_is_identical_across_calls_for_prompt_cache_reuse() -> None:
     prompts = load_prompts()
-    rendered = [prompts.messages(c, text="Body.", title=None, published=None, fields="x") for c in CALLS]
+    shared = prompts.article(text="Body.", title=None, published=None)
+    rendered = [prompts.messages(c, shared) for c in CALLS]
     prefixes = {m[0]["content"] + m[1]["content"].split("TASK")[0] for m in rendered}
     assert len(prefixes) == 1
 
@@ -62,6 +60,5 @@ def test_custom_prompt_file_is_used(tmp_path: Path) -> None:
     path.write_text(make(), encoding="utf-8")
     prompts = load_prompts(path)
     assert prompts.version == "t1"
-    assert prompts.messages("demands", text="B", title=None, published=None, fields="F")[1]["content"] == (
-        "B\n\nTask demands: F"
-    )
+    shared = prompts.article(text="B", title=None, published=None)
+    assert prompts.messages("demands", shared)[1]["content"] == f"B\n\nTask demands: {describe_fields(DemandsCall)}"

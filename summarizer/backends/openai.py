@@ -1,8 +1,14 @@
 """Any OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, llama.cpp servers).
 
 Two retry loops, kept apart: tenacity retries transport faults (429 honouring Retry-After, 5xx, timeouts,
-dropped connections) around each HTTP request; instructor re-asks when the answer fails validation.
-Both are bounded, and the tokens of every attempt are counted.
+dropped connections) around each HTTP request; an answer that fails validation is re-asked. Both are
+bounded, and the tokens of every attempt are counted.
+
+instructor's JSON-schema handlers build the request (the schema as ``response_format``), parse and validate
+the answer, and write the re-ask message; the re-ask loop around them is a plain ``for`` loop. instructor's own
+loop (``instructor.patch``) wraps every call in a tenacity retrier and deep-copies the token usage a few
+times per call: on a busy API server that was two fifths of the CPU, and its objects reference each other, so
+freeing them fell to the garbage collector, whose pauses showed in the tail latency.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import functools
+import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -17,10 +24,12 @@ from typing import Any
 import aiohttp
 import instructor
 import openai
-from instructor.core.exceptions import IncompleteOutputException, InstructorRetryException
+from instructor.core.exceptions import IncompleteOutputException, ResponseParsingError
+from instructor.utils.providers import Provider
+from instructor.v2.core.registry import mode_registry
 from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletion
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -122,37 +131,11 @@ def _translate(exc: BaseException, backend: str) -> BackendError:
 RawCreate = Callable[..., Awaitable[Any]]
 
 
-def _memoize_async_validator_check() -> None:
-    """Run instructor's async-validator check once per response model instead of four times per call.
-
-    instructor walks a response model's whole type tree on every call to refuse models with async validators;
-    for our call models that walk was the largest client cost (about 2 ms of CPU per call). The answer depends
-    on the class alone, so a class that passed once is not walked again; a class that fails still raises.
-    """
-    from instructor.v2.core import patch as patch_module
-    from instructor.v2.validation import async_validators
-
-    check = async_validators.reject_async_validators
-    if getattr(check, "_summarizer_memoized", False):
-        return
-    passed: set[Any] = set()
-
-    def memoized(response_model: Any) -> None:
-        try:
-            if response_model in passed:
-                return
-        except TypeError:  # unhashable annotation: check it every time
-            check(response_model)
-            return
-        check(response_model)
-        passed.add(response_model)
-
-    memoized._summarizer_memoized = True  # type: ignore[attr-defined]
-    async_validators.reject_async_validators = memoized
-    patch_module.reject_async_validators = memoized  # type: ignore[attr-defined]
-
-
-_memoize_async_validator_check()
+#: instructor's handlers for JSON-schema structured output: how a request carries the schema, how an answer is parsed
+#: and validated, and how a re-ask tells the model what was wrong.
+_HANDLERS = mode_registry.get_handlers(Provider.OPENAI, instructor.Mode.JSON_SCHEMA)
+#: What makes an answer worth a re-ask (an answer cut off at the token limit is not: it would be cut off again).
+REASK_ERRORS = (ValidationError, json.JSONDecodeError, ResponseParsingError)
 
 
 @functools.cache
@@ -167,7 +150,7 @@ def instructor_model(model: type[BaseModel]) -> type[BaseModel]:
 
 
 class OpenAIBackend:
-    """Chat completions with a JSON schema, validated by instructor."""
+    """Chat completions with a JSON schema, validated by instructor's handlers."""
 
     name = "openai"
 
@@ -246,52 +229,52 @@ class OpenAIBackend:
     async def call(self, name: str, messages: list[dict[str, Any]], response_model: type[BaseModel]) -> CallResult:
         usage = Usage()
         started = time.perf_counter()
-
-        async def create(*args: Any, **kwargs: Any) -> Any:
-            kwargs = self._adapt(kwargs)
+        model = instructor_model(response_model)
+        _, kwargs = _HANDLERS.request_handler(
+            response_model=model,
+            kwargs={"messages": messages, "model": self.model, "temperature": self.settings.temperature},
+        )
+        if _HANDLERS.message_converter is not None:
+            kwargs["messages"] = _HANDLERS.message_converter(kwargs["messages"])
+        attempts = self.settings.max_reasks + 1
+        for attempt in range(1, attempts + 1):
+            response = await self._send(kwargs, usage)
             try:
-                try:
-                    response = await self._raw_create(*args, **kwargs)
-                except Exception as exc:  # whether and when to try again is tenacity's decision
-                    response = await self._retry(exc, usage, args, kwargs)
-            except BaseException as exc:
-                if isinstance(exc, openai.OpenAIError):
-                    raise _translate(exc, self.name) from exc
-                raise
-            usage.model_calls += 1
-            _add_usage(usage, getattr(response, "usage", None))
-            return response
-
-        patched: Any = instructor.patch(create=create, mode=instructor.Mode.JSON_SCHEMA)
-        try:
-            parsed = await patched(
-                response_model=instructor_model(response_model),
-                messages=messages,
-                model=self.model,
-                max_retries=self.settings.max_reasks,
-                temperature=self.settings.temperature,
-            )
-        except BackendError:
-            raise
-        except InstructorRetryException as exc:
-            if isinstance(exc.__cause__, BackendError):
-                raise exc.__cause__ from exc.__cause__.original
-            raise OutputValidationError(
-                f"{self.name} backend: {name} output failed validation after {exc.n_attempts} attempt(s): "
-                f"{str(exc)[:300]}",
-                backend=self.name,
-                original=exc,
-            ) from exc
-        except IncompleteOutputException as exc:
-            raise OutputValidationError(
-                f"{self.name} backend: {name} output was cut off at the token limit",
-                backend=self.name,
-                original=exc,
-            ) from exc
+                parsed = _HANDLERS.response_parser(response=response, response_model=model, strict=True, is_async=True)
+                break
+            except IncompleteOutputException as exc:
+                raise OutputValidationError(
+                    f"{self.name} backend: {name} output was cut off at the token limit",
+                    backend=self.name,
+                    original=exc,
+                ) from exc
+            except REASK_ERRORS as exc:
+                if attempt == attempts:
+                    raise OutputValidationError(
+                        f"{self.name} backend: {name} output failed validation after {attempt} attempt(s): "
+                        f"{str(exc)[:300]}",
+                        backend=self.name,
+                        original=exc,
+                    ) from exc
+                kwargs = _HANDLERS.reask_handler(kwargs=kwargs, response=response, exception=exc)
         usage.retries += max(0, usage.model_calls - 1)
         return CallResult(parsed=parsed, usage=usage, ms=(time.perf_counter() - started) * 1000)
 
-    async def _retry(self, first: Exception, usage: Usage, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    async def _send(self, kwargs: dict[str, Any], usage: Usage) -> Any:
+        """One request, with its transport retries; its tokens go into ``usage``."""
+        kwargs = self._adapt(kwargs)
+        try:
+            try:
+                response = await self._raw_create(**kwargs)
+            except Exception as exc:  # whether and when to try again is tenacity's decision
+                response = await self._retry(exc, usage, kwargs)
+        except openai.OpenAIError as exc:
+            raise _translate(exc, self.name) from exc
+        usage.model_calls += 1
+        _add_usage(usage, getattr(response, "usage", None))
+        return response
+
+    async def _retry(self, first: Exception, usage: Usage, kwargs: dict[str, Any]) -> Any:
         """Attempts 2 and later of a request whose first attempt failed with ``first``, paced by tenacity.
 
         tenacity's attempt 1 is the failure that already happened, so which errors are retried, the waits and
@@ -308,7 +291,7 @@ class OpenAIBackend:
                 failed, pending = pending, None
                 raise failed
             usage.retries += 1
-            return await self._raw_create(*args, **kwargs)
+            return await self._raw_create(**kwargs)
 
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.settings.max_retries + 1),
