@@ -7,11 +7,14 @@ minus those 5 x C ms: HTTP, JSON, validation, admission, prompt rendering, parsi
 grounding and serialization. The ratio is latency / (5 x C).
 
 Two phases: the measured load (``--requests`` at ``--concurrency``, below the server's limit, so every
-request should succeed), then a short deliberate overload (more clients than slots plus queue) that must
-be answered with 429s, not queued without bound. RSS of the server is read from /proc at start, middle and end.
+request should succeed; the clients start one after another over ``--ramp-s``, by default one summary's
+backend time, so that the load is steady rather than 50 requests arriving in the same instant), then a
+short deliberate overload (more clients than slots plus queue) that must be answered with 429s, not queued
+without bound. RSS of the server is read from /proc at start, middle and end.
 
     python bench/api.py                      # 2,000 requests at concurrency 50, 100 ms per call
     python bench/api.py --call-ms 20         # 100 ms of backend time per summary
+    python bench/api.py --ramp-s 0           # every client sends its first request at the same instant
 """
 
 from __future__ import annotations
@@ -134,8 +137,14 @@ def start_server(args: argparse.Namespace, workdir: Path) -> tuple[subprocess.Po
     raise SystemExit("server did not start within 60 s")
 
 
-async def load(url: str, body: bytes, total: int, concurrency: int, on_half: Any = None) -> dict[str, Any]:
+async def load(
+    url: str, body: bytes, total: int, concurrency: int, on_half: Any = None, ramp_s: float = 0.0
+) -> dict[str, Any]:
     """``total`` requests from ``concurrency`` clients; latencies of the 200s and statuses of all.
+
+    With ``ramp_s`` the clients start one after another over that many seconds (client i after
+    i x ramp_s / concurrency), as clients of a service do; with 0 they all send their first request at the
+    same instant, and those first requests wait for each other.
 
     The client is aiohttp (0.8 ms of CPU per request here, against 2.9-5.4 ms with httpx): it shares the
     machine's cores with the server, so a lighter client disturbs the measured server less.
@@ -149,8 +158,9 @@ async def load(url: str, body: bytes, total: int, concurrency: int, on_half: Any
     timeout = aiohttp.ClientTimeout(total=120)
     async with aiohttp.ClientSession(url, connector=connector, timeout=timeout) as client:
 
-        async def worker() -> None:
+        async def worker(index: int) -> None:
             nonlocal issued
+            await asyncio.sleep(index * ramp_s / concurrency)
             while issued < total:
                 issued += 1
                 if issued == total // 2 and on_half is not None:
@@ -173,7 +183,7 @@ async def load(url: str, body: bytes, total: int, concurrency: int, on_half: Any
                     pipeline_ms.append(timings["total_ms"])
 
         started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await asyncio.gather(*(worker(i) for i in range(concurrency)))
         wall = time.perf_counter() - started
     return {
         "latencies": latencies,
@@ -213,6 +223,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--call-ms", type=int, default=100, help="fake backend latency per model call")
+    parser.add_argument(
+        "--ramp-s", type=float, help="start the clients over this many seconds (default: one summary's backend time)"
+    )
     parser.add_argument("--workers", type=int, default=1, help="server worker processes (summarizer serve --workers)")
     parser.add_argument("--slots", type=int, default=64, help="server concurrency (SUMMARIZER_CONCURRENCY)")
     parser.add_argument("--queue", type=int, default=64, help="server waiting queue (SUMMARIZER_API_QUEUE_SIZE)")
@@ -224,6 +237,7 @@ def main() -> None:
         raise SystemExit("refusing an unbounded run: at most 20,000 requests and 1,000 clients")
     body = json.dumps({"text": SEED.read_text(encoding="utf-8"), "published": "2025-11-27"}).encode()
     nominal = CALLS_PER_SUMMARY * args.call_ms
+    ramp_s = nominal / 1000 if args.ramp_s is None else args.ramp_s
     library_cpu_ms = pipeline_cpu_ms(SEED.read_text(encoding="utf-8"))
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
         proc, url = start_server(args, Path(tmp))
@@ -232,7 +246,14 @@ def main() -> None:
             rss = {"start": rss_mb(proc.pid)}
             cpu_before, client_before = cpu_s(proc.pid), time.process_time()
             run = asyncio.run(
-                load(url, body, args.requests, args.concurrency, lambda: rss.__setitem__("middle", rss_mb(proc.pid)))
+                load(
+                    url,
+                    body,
+                    args.requests,
+                    args.concurrency,
+                    on_half=lambda: rss.__setitem__("middle", rss_mb(proc.pid)),
+                    ramp_s=ramp_s,
+                )
             )
             cpu_per_request_ms = (cpu_s(proc.pid) - cpu_before) * 1000 / args.requests
             client_cpu_ms = (time.process_time() - client_before) * 1000 / args.requests
@@ -254,6 +275,7 @@ def main() -> None:
     figures = {
         "requests": args.requests,
         "concurrency": args.concurrency,
+        "ramp_s": ramp_s,
         "backend_ms_per_summary": nominal,
         "throughput_rps": round(len(lat) / run["wall_s"], 1),
         "latency_ms": {**p50_p99(lat), "max": round(max(lat), 1)},
@@ -276,8 +298,8 @@ def main() -> None:
         },
     }
     f = figures
-    print(f"API load: {args.requests} requests at concurrency {args.concurrency}; fake backend {args.call_ms} ms x "
-          f"{CALLS_PER_SUMMARY} calls = {nominal} ms of backend wait per summary")  # fmt: skip
+    print(f"API load: {args.requests} requests at concurrency {args.concurrency}, clients started over {ramp_s:g} s; "
+          f"fake backend {args.call_ms} ms x {CALLS_PER_SUMMARY} calls = {nominal} ms of backend wait")  # fmt: skip
     print(f"  throughput        {f['throughput_rps']} req/s over {run['wall_s']:.1f} s")
     print(f"  latency           {f['latency_ms']} ms")
     print(f"  overhead          {f['overhead_ms']} ms over the {nominal} ms backend wait (ratio {f['overhead_ratio']})")

@@ -149,6 +149,16 @@ def instructor_model(model: type[BaseModel]) -> type[BaseModel]:
     return wrapped
 
 
+@functools.cache
+def request_format(model: type[BaseModel]) -> dict[str, Any]:
+    """What instructor's JSON-schema handler adds to a request for ``model`` (its ``response_format``).
+
+    Built once per model: it depends on the class alone, and building it copies the whole JSON schema.
+    """
+    _, kwargs = _HANDLERS.request_handler(response_model=model, kwargs={})
+    return {key: value for key, value in kwargs.items() if key != "messages"}
+
+
 class OpenAIBackend:
     """Chat completions with a JSON schema, validated by instructor's handlers."""
 
@@ -230,12 +240,11 @@ class OpenAIBackend:
         usage = Usage()
         started = time.perf_counter()
         model = instructor_model(response_model)
-        _, kwargs = _HANDLERS.request_handler(
-            response_model=model,
-            kwargs={"messages": messages, "model": self.model, "temperature": self.settings.temperature},
-        )
+        messages = list(messages)  # a re-ask extends the list: the caller's stays as it was
         if _HANDLERS.message_converter is not None:
-            kwargs["messages"] = _HANDLERS.message_converter(kwargs["messages"])
+            messages = _HANDLERS.message_converter(messages)
+        kwargs = {"messages": messages, "model": self.model, "temperature": self.settings.temperature}
+        kwargs |= request_format(model)
         attempts = self.settings.max_reasks + 1
         for attempt in range(1, attempts + 1):
             response = await self._send(kwargs, usage)
