@@ -40,6 +40,9 @@ _INJECTION = re.compile(
     r"|\byou are now\b|\bsystem prompt\b|\bnew instructions?\b",
     re.IGNORECASE,
 )
+#: Words one of which every match of ``_INJECTION`` contains (case-folded): most articles contain none of them,
+#: and a substring test is far cheaper than the pattern's scan.
+_INJECTION_WORDS = ("ignore", "disregard", "forget", "override", "you are now", "system prompt", "new instruction")
 
 
 def _norm(value: Any) -> Any:
@@ -74,6 +77,9 @@ def derive(category: str, item: Record, published: dt.date | None) -> Record:
 
 def injection_spans(text: str) -> list[tuple[int, int]]:
     """Sentences of the article that carry instructions aimed at a model."""
+    folded = text.casefold()
+    if not any(word in folded for word in _INJECTION_WORDS):
+        return []
     spans: list[tuple[int, int]] = []
     for match in _INJECTION.finditer(text):
         start = max(text.rfind(".", 0, match.start()), text.rfind("\n", 0, match.start())) + 1
