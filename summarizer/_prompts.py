@@ -6,7 +6,7 @@ A missing, malformed or incomplete template is an error at load time, never a si
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,6 @@ ARTICLE_VARIABLES = frozenset({"text", "title", "published"})
 TASK_VARIABLES = frozenset({"fields"})
 
 
-@cache
 def describe_fields(call_model: type[BaseModel]) -> str:
     """The field descriptions of the items a call fills: the schema is the prompt's one source of truth."""
     for field in call_model.model_fields.values():

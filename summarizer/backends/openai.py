@@ -153,7 +153,8 @@ def instructor_model(model: type[BaseModel]) -> type[BaseModel]:
 def request_format(model: type[BaseModel]) -> dict[str, Any]:
     """What instructor's JSON-schema handler adds to a request for ``model`` (its ``response_format``).
 
-    Built once per model: it depends on the class alone, and building it copies the whole JSON schema.
+    Built once per model: it depends on the class alone, and building it copies the whole JSON schema. Every
+    request for the model shares the result, so it is read, never modified (``_adapt`` builds a new format).
     """
     _, kwargs = _HANDLERS.request_handler(response_model=model, kwargs={})
     return {key: value for key, value in kwargs.items() if key != "messages"}
