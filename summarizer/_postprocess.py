@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
+from ._prompts import plain
 from .dates import resolve_when
 from .grounding import locate
 from .schemas import (
@@ -32,6 +33,20 @@ DEDUPE_KEYS: dict[str, tuple[str, ...]] = {
     "territorial_figures": ("territory", "measure", "value", "unit"),
     "upcoming_meetings": ("participants", "location", "when_text"),
 }
+
+# Fields that name a person, body or place as the article gives it, not in the model's own words.
+NAME_FIELDS = (
+    "name",
+    "affiliation",
+    "holder",
+    "demander",
+    "addressee",
+    "territory",
+    "controller",
+    "attributed_to",
+    "participants",
+    "location",
+)
 
 # Instruction-like passages in an article: text aimed at the model, not reporting. Patterns are ours and fixed;
 # model text is never turned into a regex.
@@ -93,11 +108,12 @@ def _overlaps(loc: QuoteLocation, spans: list[tuple[int, int]]) -> bool:
 
 
 def ground(
-    summary: ArticleSummary, source: str, *, categories: Iterable[str]
+    summary: ArticleSummary, source: str, *, categories: Iterable[str], examples: frozenset[str]
 ) -> tuple[ArticleSummary, Grounding, list[RejectedItem]]:
-    """Locate every evidence quote; move items none of whose quotes is found (or that quote injected
-    instructions) to ``rejected`` with the reason."""
+    """Locate every evidence quote; move items none of whose quotes is found, that quote injected instructions,
+    or that repeat the prompt's ``examples`` (see ``copied_from_examples``) to ``rejected`` with the reason."""
     injected = injection_spans(source)
+    text = plain(source) if examples else ""
     grounding = Grounding()
     counts = GroundingCounts()
     rejected: list[RejectedItem] = []
@@ -117,6 +133,11 @@ def ground(
                 reason = "ungrounded: none of its evidence quotes was found in the article"
             elif all(_overlaps(loc, injected) for loc in found):
                 reason = "untrusted: its evidence is an instruction aimed at the model (possible prompt injection)"
+            elif examples and (copied := copied_from_examples(item, text, examples)):
+                reason = (
+                    f"copied from the prompt: {copied[0]} {copied[1]!r} comes from the instructions' invented example "
+                    "and is not in the article"
+                )
             if reason:
                 counts.ungrounded_items += 1
                 rejected.append(
@@ -128,6 +149,29 @@ def ground(
             kept[category].append(item)
     grounding.counts = counts
     return summary.model_copy(update=kept), grounding, rejected
+
+
+def _names(item: Record) -> Iterator[tuple[str, str]]:
+    for field in (f for f in NAME_FIELDS if f in type(item).model_fields):
+        value = getattr(item, field)
+        for name in value if isinstance(value, list) else [value]:
+            if isinstance(name, str):
+                yield field, name
+
+
+def copied_from_examples(item: Record, text: str, examples: frozenset[str]) -> tuple[str, str] | None:
+    """The first name in the item that comes from the prompt's invented example and not from the article
+    (``text``, already ``plain``), or None.
+
+    A weak model sometimes answers with the example's people and places ("Ana Lind", "Norland"). Names are the
+    article's own words, so one that equals a string of the example (``PromptSet.examples``) and does not occur
+    in the article was copied from the prompt, even when the item's evidence is found. Paraphrased fields (a
+    stance, a demand) are not checked: the example's wording can be a fair paraphrase of the article.
+    """
+    for name, value in _names(item):
+        if (folded := plain(value)) in examples and folded not in text:
+            return name, value
+    return None
 
 
 def drop_past_meetings(summary: ArticleSummary, published: dt.date | None) -> tuple[ArticleSummary, list[RejectedItem]]:

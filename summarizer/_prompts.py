@@ -5,6 +5,8 @@ A missing, malformed or incomplete template is an error at load time, never a si
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -22,6 +24,26 @@ from .schemas import CALLS
 
 ARTICLE_VARIABLES = frozenset({"text", "title", "published"})
 TASK_VARIABLES = frozenset({"fields"})
+_STRING_LITERAL = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
+
+
+def plain(text: str) -> str:
+    """Text compared for equality: case-folded, whitespace collapsed, without a final full stop."""
+    return " ".join(text.casefold().split()).rstrip(".")
+
+
+def example_values(texts: list[str]) -> frozenset[str]:
+    """Every double-quoted string in the task texts (the invented examples' sentences, names and values), plain."""
+    found: set[str] = set()
+    for text in texts:
+        for literal in _STRING_LITERAL.findall(text):
+            try:
+                value = json.loads(f'"{literal}"')
+            except ValueError:
+                value = literal
+            if plain(value):
+                found.add(plain(value))
+    return frozenset(found)
 
 
 def describe_fields(call_model: type[BaseModel]) -> str:
@@ -52,6 +74,9 @@ class PromptSet:
     _system: str
     _article: Any
     _tasks: dict[str, str]
+    #: What the examples in the tasks say (see ``example_values``): an answer repeating one of them that the
+    #: article does not contain was copied from the prompt.
+    examples: frozenset[str]
 
     def article(self, *, text: str, title: str | None, published: str | None) -> str:
         """The article part of the user message, the same for every call on that text."""
@@ -104,15 +129,17 @@ def parse_prompt_file(path: str, raw: str) -> PromptSet:
     extra = sorted(set(spec.tasks) - set(CALLS))
     if extra:
         raise TemplateError(f"{path}: unknown task(s) {extra}; known: {list(CALLS)}")
+    tasks = {
+        name: _compile(path, name, src, TASK_VARIABLES).render(fields=describe_fields(CALLS[name])).strip()
+        for name, src in spec.tasks.items()
+    }
     return PromptSet(
         path=path,
         version=spec.version,
         _system=_compile(path, "system", spec.system, frozenset()).render().strip(),  # the same for every call
         _article=_compile(path, "article", spec.article, ARTICLE_VARIABLES),
-        _tasks={
-            name: _compile(path, name, src, TASK_VARIABLES).render(fields=describe_fields(CALLS[name])).strip()
-            for name, src in spec.tasks.items()
-        },
+        _tasks=tasks,
+        examples=example_values(list(tasks.values())),
     )
 
 

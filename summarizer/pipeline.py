@@ -134,7 +134,9 @@ class Summarizer:
         }
         summary = ArticleSummary(summary=summaries[0], **merged)
         summary, past = drop_past_meetings(summary, article.published)
-        summary, grounding, rejected = ground(summary, article.text, categories=CATEGORIES)
+        summary, grounding, rejected = ground(
+            summary, article.text, categories=CATEGORIES, examples=self.prompts.examples
+        )
         result = SummaryResult(
             id=self.result_id(article),
             source=source,

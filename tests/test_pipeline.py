@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from summarizer import Settings, summarize
 from summarizer._postprocess import _INJECTION, injection_spans
+from summarizer._prompts import load_prompts
 from summarizer.backends.fake import FakeBackend
 from summarizer.schemas import CALLS, ArticleSummary, SummaryResult
 
@@ -150,6 +151,79 @@ def test_injected_instruction_does_not_become_a_grounded_record() -> None:
 )
 def test_injection_word_prefilter_agrees_with_the_pattern(text: str) -> None:
     assert bool(injection_spans(text)) == bool(_INJECTION.search(text))
+
+
+OTHER_ARTICLE = (
+    "Velmar's prime minister Oren Tash said on Friday that the border plan was unworkable. "
+    "Oskia demanded that Velmar withdraw its troops from the valley."
+)
+# What a weak model answers when it repeats the people and places of the prompt's invented example
+# (prompts/extract.yaml) instead of the article's; the evidence quoted is the article's.
+COPIED = {
+    "overview": {
+        "summary": "Velmar's prime minister criticised the border plan.",
+        "actors": [
+            {
+                "name": "Oren Tash",
+                "kind": "person",  # an enum value the example also uses: not a name
+                "affiliation": "Velmar",
+                "role": "prime minister",
+                "evidence": ["Velmar's prime minister Oren Tash"],
+            },
+            {"name": "Ana Lind", "kind": "person", "evidence": ["Velmar's prime minister Oren Tash"]},
+        ],
+    },
+    "positions": {
+        "positions": [
+            # the example's stance, a fair paraphrase here: paraphrased fields are not checked
+            {
+                "holder": "Oren Tash",
+                "topic": "border plan",
+                "stance": "A serious basis for talks.",
+                "evidence": ["the border plan was unworkable"],
+            },
+        ]
+    },
+    "demands": {
+        "demands": [
+            {
+                "demander": "Oskia",
+                "addressee": "Norland",
+                "demand": "Withdraw its troops from the valley",
+                "consequence": "Sanctions",
+                "evidence": ["Oskia demanded that Velmar withdraw its troops from the valley"],
+            }
+        ]
+    },
+}
+
+
+def test_items_naming_the_prompts_example_people_and_places_are_rejected() -> None:
+    result = run(COPIED, text=OTHER_ARTICLE)
+    assert [a.name for a in result.summary.actors] == ["Oren Tash"]
+    assert [p.stance for p in result.summary.positions] == ["A serious basis for talks."]
+    assert result.summary.demands == []
+    reasons = {(r.category, r.reason) for r in result.rejected}
+    assert reasons == {
+        ("actors", "copied from the prompt: name 'Ana Lind' comes from the instructions' invented example "
+         "and is not in the article"),
+        ("demands", "copied from the prompt: addressee 'Norland' comes from the instructions' invented "
+         "example and is not in the article"),
+    }  # fmt: skip
+    counts = result.grounding.counts
+    assert (counts.items, counts.grounded_items, counts.ungrounded_items) == (4, 2, 2)  # evidence found, not trusted
+
+
+def test_an_example_name_the_article_also_contains_is_kept() -> None:
+    result = run(COPIED, text=OTHER_ARTICLE + " Ana Lind of Norland is expected in Velmar.")
+    assert [a.name for a in result.summary.actors] == ["Oren Tash", "Ana Lind"]
+    assert [d.addressee for d in result.summary.demands] == ["Norland"]
+    assert result.rejected == []
+
+
+def test_the_prompts_examples_are_collected_from_its_tasks() -> None:
+    examples = load_prompts().examples
+    assert {"ana lind", "kestria", "norland", "oster", "kestrian envoys", "a serious basis for talks"} <= examples
 
 
 def test_the_prompt_fences_the_article_and_warns_against_its_instructions() -> None:
