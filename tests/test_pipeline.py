@@ -9,10 +9,19 @@ import pytest
 from pydantic import BaseModel
 
 from summarizer import Settings, summarize
-from summarizer._postprocess import _INJECTION, injection_spans
+from summarizer._postprocess import _INJECTION, NAME_FIELDS, injection_spans
 from summarizer._prompts import load_prompts
 from summarizer.backends.fake import FakeBackend
-from summarizer.schemas import CALLS, ArticleSummary, SummaryResult
+from summarizer.schemas import (
+    CALLS,
+    Actor,
+    ArticleSummary,
+    Demand,
+    Meeting,
+    Position,
+    SummaryResult,
+    TerritorialFigure,
+)
 
 ARTICLE = (
     "Kestria and Norland agreed on Monday to resume talks. Foreign Minister Ana Lind said the ceasefire "
@@ -219,6 +228,11 @@ def test_an_example_name_the_article_also_contains_is_kept() -> None:
     assert [a.name for a in result.summary.actors] == ["Oren Tash", "Ana Lind"]
     assert [d.addressee for d in result.summary.demands] == ["Norland"]
     assert result.rejected == []
+
+
+def test_every_name_field_checked_for_copies_is_a_record_field() -> None:
+    fields = {name for model in (Actor, Position, Demand, TerritorialFigure, Meeting) for name in model.model_fields}
+    assert set(NAME_FIELDS) <= fields
 
 
 def test_the_prompts_examples_are_collected_from_its_tasks() -> None:
