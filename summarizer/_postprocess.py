@@ -9,7 +9,7 @@ from typing import Any
 
 from ._prompts import plain
 from .dates import resolve_when
-from .grounding import locate
+from .grounding import locate, normalise
 from .schemas import (
     ArticleSummary,
     Grounding,
@@ -113,7 +113,7 @@ def ground(
     """Locate every evidence quote; move items none of whose quotes is found, that quote injected instructions,
     or that repeat the prompt's ``examples`` (see ``copied_from_examples``) to ``rejected`` with the reason."""
     injected = injection_spans(source)
-    text = plain(source) if examples else ""
+    text = normalise(source) if examples else ""  # cached: ``locate`` reuses it
     grounding = Grounding()
     counts = GroundingCounts()
     rejected: list[RejectedItem] = []
@@ -161,7 +161,7 @@ def _names(item: Record) -> Iterator[tuple[str, str]]:
 
 def copied_from_examples(item: Record, text: str, examples: frozenset[str]) -> tuple[str, str] | None:
     """The first name in the item that comes from the prompt's invented example and not from the article
-    (``text``, already ``plain``), or None.
+    (``text``, already ``normalise``d), or None.
 
     A weak model sometimes answers with the example's people and places ("Ana Lind", "Norland"). Names are the
     article's own words, so one that equals a string of the example (``PromptSet.examples``) and does not occur

@@ -20,6 +20,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .errors import TemplateError
+from .grounding import normalise
 from .schemas import CALLS
 
 ARTICLE_VARIABLES = frozenset({"text", "title", "published"})
@@ -28,8 +29,8 @@ _STRING_LITERAL = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
 
 
 def plain(text: str) -> str:
-    """Text compared for equality: case-folded, whitespace collapsed, without a final full stop."""
-    return " ".join(text.casefold().split()).rstrip(".")
+    """A whole value in grounding's comparison form (``grounding.normalise``), trimmed, without a final full stop."""
+    return normalise(text).strip().rstrip(".")
 
 
 def example_values(texts: list[str]) -> frozenset[str]:
@@ -41,8 +42,8 @@ def example_values(texts: list[str]) -> frozenset[str]:
                 value = json.loads(f'"{literal}"')
             except ValueError:
                 value = literal
-            if plain(value):
-                found.add(plain(value))
+            found.add(plain(value))
+    found.discard("")
     return frozenset(found)
 
 
