@@ -12,6 +12,11 @@ backend time, so that the load is steady rather than 50 requests arriving in the
 short deliberate overload (more clients than slots plus queue) that must be answered with 429s, not queued
 without bound. RSS of the server is read from /proc at start, middle and end.
 
+The machine's own pauses are measured too, by a third process that sleeps 1 ms at a time and records every
+wake-up more than 10 ms late: first for ``--idle-s`` seconds with nothing else running, then during the
+measured load. A shared VM can stop its vCPUs for tens of milliseconds; every request in flight during such a
+stop is that much later, and with ~50 in flight a few stops per run decide the p99.
+
     python bench/api.py                      # 2,000 requests at concurrency 50, 100 ms per call
     python bench/api.py --call-ms 20         # 100 ms of backend time per summary
     python bench/api.py --ramp-s 0           # every client sends its first request at the same instant
@@ -98,6 +103,49 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:")
     )  # fmt: skip
     return kib / 1024
+
+
+#: A process that sleeps 1 ms at a time and, on SIGTERM (or after 600 s), prints every wake-up later than 10 ms.
+STALL_PROBE = r"""
+import json, signal, sys, time
+late = []
+def report(*_):
+    print(json.dumps(late), flush=True)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, report)
+started = previous = time.monotonic()
+while previous - started < 600:
+    time.sleep(0.001)
+    now = time.monotonic()
+    if now - previous > 0.011:
+        late.append(round((now - previous) * 1000 - 1, 1))
+    previous = now
+report()
+"""
+
+
+class StallProbe:
+    """``with StallProbe() as probe: ...``; then ``probe.stalls``: the probe's late wake-ups in ms."""
+
+    def __enter__(self) -> StallProbe:
+        self.stalls: list[float] = []
+        self.started = time.perf_counter()
+        self._proc = subprocess.Popen([sys.executable, "-c", STALL_PROBE], stdout=subprocess.PIPE)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self.started
+        self._proc.send_signal(signal.SIGTERM)
+        out, _ = self._proc.communicate(timeout=10)
+        self.stalls = json.loads(out or b"[]")
+
+    def summary(self) -> dict[str, float]:
+        return {
+            "seconds": round(self.seconds, 1),
+            "over_10ms": len(self.stalls),
+            "over_20ms": sum(1 for s in self.stalls if s > 20),
+            "max_ms": max(self.stalls, default=0.0),
+        }
 
 
 def free_port() -> int:
@@ -231,30 +279,36 @@ def main() -> None:
     parser.add_argument("--queue", type=int, default=64, help="server waiting queue (SUMMARIZER_API_QUEUE_SIZE)")
     parser.add_argument("--overload-requests", type=int, default=600)
     parser.add_argument("--overload-concurrency", type=int, default=300)
+    parser.add_argument(
+        "--idle-s", type=float, default=10.0, help="seconds of measuring the machine's own pauses before the load"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
-    if args.requests > 20_000 or args.concurrency > 1000 or args.overload_requests > 20_000:
-        raise SystemExit("refusing an unbounded run: at most 20,000 requests and 1,000 clients")
+    if args.requests > 20_000 or args.concurrency > 1000 or args.overload_requests > 20_000 or args.idle_s > 300:
+        raise SystemExit("refusing an unbounded run: at most 20,000 requests, 1,000 clients and 300 s idle")
     body = json.dumps({"text": SEED.read_text(encoding="utf-8"), "published": "2025-11-27"}).encode()
     nominal = CALLS_PER_SUMMARY * args.call_ms
     ramp_s = nominal / 1000 if args.ramp_s is None else args.ramp_s
     library_cpu_ms = pipeline_cpu_ms(SEED.read_text(encoding="utf-8"))
+    with StallProbe() as idle:
+        time.sleep(args.idle_s)
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
         proc, url = start_server(args, Path(tmp))
         try:
             asyncio.run(load(url, body, 100, 20))  # warm-up, not counted
             rss = {"start": rss_mb(proc.pid)}
             cpu_before, client_before = cpu_s(proc.pid), time.process_time()
-            run = asyncio.run(
-                load(
-                    url,
-                    body,
-                    args.requests,
-                    args.concurrency,
-                    on_half=lambda: rss.__setitem__("middle", rss_mb(proc.pid)),
-                    ramp_s=ramp_s,
+            with StallProbe() as loaded:
+                run = asyncio.run(
+                    load(
+                        url,
+                        body,
+                        args.requests,
+                        args.concurrency,
+                        on_half=lambda: rss.__setitem__("middle", rss_mb(proc.pid)),
+                        ramp_s=ramp_s,
+                    )
                 )
-            )
             cpu_per_request_ms = (cpu_s(proc.pid) - cpu_before) * 1000 / args.requests
             client_cpu_ms = (time.process_time() - client_before) * 1000 / args.requests
             rss["end"] = rss_mb(proc.pid)
@@ -289,6 +343,7 @@ def main() -> None:
         "load_client_cpu_ms_per_request": round(client_cpu_ms, 1),
         "statuses": dict(run["statuses"]),
         "rss_mb": {k: round(v, 1) for k, v in rss.items()},
+        "machine_stalls": {"idle": idle.summary(), "under_load": loaded.summary()},
         "overload": {
             "requests": args.overload_requests,
             "concurrency": args.overload_concurrency,
@@ -310,6 +365,8 @@ def main() -> None:
           f"per request (same {os.cpu_count()} cores)")  # fmt: skip
     print(f"  statuses          {f['statuses']}")
     print(f"  server RSS MB     {f['rss_mb']}")
+    print(f"  machine stalls    {f['machine_stalls']['idle']} idle before the run; {f['machine_stalls']['under_load']} "
+          "during it (wake-ups of a process sleeping 1 ms, late by more than 10 ms)")  # fmt: skip
     print(f"overload: {args.overload_requests} requests at concurrency {args.overload_concurrency} against "
           f"{args.slots} slots + {args.queue} queue: {f['overload']['statuses']}, /readyz after: {ready}")  # fmt: skip
     if args.json:
