@@ -10,10 +10,11 @@ that fails later is logged and treated as a miss, so the cache never fails an ar
 
 Only results that passed schema validation and grounding are stored: a call that failed, was cut off or
 never validated raises before anything is written. A stored row that no longer validates (for example
-after an upgrade changed the envelope) is treated as a miss and removed. A hit comes back with
-``timings.cached`` set and ``timings.total_ms`` the lookup time; its ``usage`` is what the original run
-spent. Results of the scripted ``fake`` backend are never cached: its answers depend on a script that
-is not part of the id.
+after an upgrade changed the envelope) is treated as a miss and removed. A result written by another
+version of summarizer is a miss too (its grounding and post-processing may differ), and the new result
+replaces it. A hit comes back with ``timings.cached`` set and ``timings.total_ms`` the lookup time; its
+``usage`` is what the original run spent. Results of the scripted ``fake`` backend are never cached: its
+answers depend on a script that is not part of the id.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from ._version import __version__
 from .config import Settings
 from .errors import ConfigError
 from .schemas import Source, SummaryResult
@@ -85,6 +87,8 @@ class ResultCache:
             return None
         if result.id != result_id:
             self.delete(result_id)
+            return None
+        if result.provenance.summarizer_version != __version__:
             return None
         result.timings.cached = True
         result.timings.total_ms = (time.perf_counter() - started) * 1000

@@ -97,6 +97,19 @@ def test_a_row_that_no_longer_validates_is_a_miss(tmp_path: Path) -> None:
     cache.close()
 
 
+def test_a_result_of_another_summarizer_version_is_a_miss_and_is_replaced(tmp_path: Path) -> None:
+    with FakeOpenAIServer(SCRIPT) as server:
+        result = summarize(server)
+    cache = ResultCache(tmp_path / "c.sqlite3")
+    older = result.provenance.model_copy(update={"summarizer_version": "0.0.1"})
+    cache.put(result.model_copy(update={"provenance": older}))
+    assert cache.get(result.id) is None
+    cache.put(result)
+    hit = cache.get(result.id)
+    assert hit is not None and hit.provenance == result.provenance and len(cache) == 1
+    cache.close()
+
+
 WRITER = """
 import sys
 from summarizer.cache import ResultCache
