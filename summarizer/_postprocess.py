@@ -169,9 +169,21 @@ def copied_from_examples(item: Record, text: str, examples: frozenset[str]) -> t
     stance, a demand) are not checked: the example's wording can be a fair paraphrase of the article.
     """
     for name, value in _names(item):
-        if (folded := plain(value)) in examples and folded not in text:
+        if (folded := plain(value)) in examples and not occurs_as_words(folded, text):
             return name, value
     return None
+
+
+def occurs_as_words(phrase: str, text: str) -> bool:
+    """Whether ``phrase`` occurs in ``text`` with no letter or digit joined to either end: "Oster" is not in
+    "Foster" or "Osterburg", but is in "Oster's"."""
+    start = text.find(phrase)
+    while start != -1:
+        end = start + len(phrase)
+        if (start == 0 or not text[start - 1].isalnum()) and (end == len(text) or not text[end].isalnum()):
+            return True
+        start = text.find(phrase, start + 1)
+    return False
 
 
 def drop_past_meetings(summary: ArticleSummary, published: dt.date | None) -> tuple[ArticleSummary, list[RejectedItem]]:

@@ -9,7 +9,7 @@ import pytest
 from pydantic import BaseModel
 
 from summarizer import Settings, summarize
-from summarizer._postprocess import _INJECTION, NAME_FIELDS, injection_spans
+from summarizer._postprocess import _INJECTION, NAME_FIELDS, injection_spans, occurs_as_words
 from summarizer._prompts import load_prompts
 from summarizer.backends.fake import FakeBackend
 from summarizer.schemas import (
@@ -228,6 +228,31 @@ def test_an_example_name_the_article_also_contains_is_kept() -> None:
     assert [a.name for a in result.summary.actors] == ["Oren Tash", "Ana Lind"]
     assert [d.addressee for d in result.summary.demands] == ["Norland"]
     assert result.rejected == []
+
+
+def test_an_example_name_inside_a_longer_word_of_the_article_is_still_a_copy() -> None:
+    text = OTHER_ARTICLE + " Hana Lindqvist of the Norlander press asked about it."
+    assert "ana lind" in text.lower() and "norland" in text.lower()  # as parts of longer words only
+    result = run(COPIED, text=text)
+    assert [a.name for a in result.summary.actors] == ["Oren Tash"]
+    assert result.summary.demands == []
+
+
+@pytest.mark.parametrize(
+    ("phrase", "text", "expected"),
+    [
+        ("oster", "talks in oster on tuesday", True),
+        ("oster", "oster", True),
+        ("oster", "oster's port", True),
+        ("oster", "(oster)", True),
+        ("oster", "foster said", False),
+        ("oster", "osterburg", False),
+        ("oster", "foster and oster", True),
+        ("ana lind", "ana linda", False),
+    ],
+)
+def test_occurs_as_words(phrase: str, text: str, expected: bool) -> None:
+    assert occurs_as_words(phrase, text) is expected
 
 
 def test_every_name_field_checked_for_copies_is_a_record_field() -> None:
