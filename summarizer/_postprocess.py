@@ -61,8 +61,9 @@ _INJECTION_WORDS = ("ignore", "disregard", "forget", "override", "you are now", 
 
 
 def _norm(value: Any) -> Any:
+    """A dedupe key part: strings in grounding's comparison form without a final full stop (``plain``)."""
     if isinstance(value, str):
-        return " ".join(value.lower().split())
+        return plain(value)
     if isinstance(value, list):
         return tuple(sorted(_norm(v) for v in value))
     return value

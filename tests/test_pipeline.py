@@ -255,6 +255,25 @@ def test_occurs_as_words(phrase: str, text: str, expected: bool) -> None:
     assert occurs_as_words(phrase, text) is expected
 
 
+def test_items_that_differ_only_in_case_quotes_dashes_or_a_final_full_stop_are_one_item() -> None:
+    quote = "Kestria demanded that Norland pull its ships from the strait or face sanctions"
+    demand = {"demander": "Kestria", "addressee": "Norland", "consequence": None, "evidence": [quote]}
+    script = {
+        "demands": {
+            "demands": [
+                {**demand, "demand": "Pull its ships from the strait \u2013 \u201cnow\u201d"},
+                {**demand, "demander": "KESTRIA", "demand": 'pull its  ships from the strait - "now".'},
+                {**demand, "demand": "Pull its ships from the channel"},
+            ]
+        }
+    }
+    result = run(script)
+    assert [d.demand for d in result.summary.demands] == [
+        "Pull its ships from the strait \u2013 \u201cnow\u201d",  # the first of the two spellings is kept
+        "Pull its ships from the channel",
+    ]
+
+
 def test_every_name_field_checked_for_copies_is_a_record_field() -> None:
     fields = {name for model in (Actor, Position, Demand, TerritorialFigure, Meeting) for name in model.model_fields}
     assert set(NAME_FIELDS) <= fields
