@@ -114,7 +114,6 @@ def ground(
     """Locate every evidence quote; move items none of whose quotes is found, that quote injected instructions,
     or that repeat the prompt's ``examples`` (see ``copied_from_examples``) to ``rejected`` with the reason."""
     injected = injection_spans(source)
-    text = normalise(source) if examples else ""  # cached: ``locate`` reuses it
     grounding = Grounding()
     counts = GroundingCounts()
     rejected: list[RejectedItem] = []
@@ -134,7 +133,7 @@ def ground(
                 reason = "ungrounded: none of its evidence quotes was found in the article"
             elif all(_overlaps(loc, injected) for loc in found):
                 reason = "untrusted: its evidence is an instruction aimed at the model (possible prompt injection)"
-            elif examples and (copied := copied_from_examples(item, text, examples)):
+            elif examples and (copied := copied_from_examples(item, source, examples)):
                 reason = (
                     f"copied from the prompt: {copied[0]} {copied[1]!r} comes from the instructions' invented example "
                     "and is not in the article"
@@ -160,9 +159,9 @@ def _names(item: Record) -> Iterator[tuple[str, str]]:
                 yield field, name
 
 
-def copied_from_examples(item: Record, text: str, examples: frozenset[str]) -> tuple[str, str] | None:
+def copied_from_examples(item: Record, source: str, examples: frozenset[str]) -> tuple[str, str] | None:
     """The first name in the item that comes from the prompt's invented example and not from the article
-    (``text``, already ``normalise``d), or None.
+    (``source``), or None.
 
     A weak model sometimes answers with the example's people and places ("Ana Lind", "Norland"). Names are the
     article's own words, so one that equals a string of the example (``PromptSet.examples``) and does not occur
@@ -170,7 +169,7 @@ def copied_from_examples(item: Record, text: str, examples: frozenset[str]) -> t
     stance, a demand) are not checked: the example's wording can be a fair paraphrase of the article.
     """
     for name, value in _names(item):
-        if (folded := plain(value)) in examples and not occurs_as_words(folded, text):
+        if (folded := plain(value)) in examples and not occurs_as_words(folded, normalise(source)):
             return name, value
     return None
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from summarizer.grounding import find_all, locate, normalise
+from summarizer.grounding import _CHAR_MAP, _DROPPED, _normalise, find_all, locate, normalise
 from summarizer.schemas import QuoteLocation
 
 SOURCE = (
@@ -196,6 +198,22 @@ def test_original_quote_is_kept_verbatim() -> None:
 
 def test_normalise_folds_typography() -> None:
     assert normalise("“Peace”\u2014now…  ‘soon’\n") == "\"peace\"-now... 'soon' "
+
+
+# Text made of the characters normalisation treats specially (typographic marks, invisible characters, every kind
+# of whitespace, letters whose case folding changes their length) and ordinary ones; ASCII text alone (its own
+# path, with the backtick to fold); any text.
+SPECIAL = "".join(_CHAR_MAP) + "".join(_DROPPED) + " \t\n\r\x0b\x0c\x1c\x85\xa0\u2002\u2028\u3000ßİﬁΣς" + "aZ.-'"
+
+
+@settings(derandomize=True, max_examples=300, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from(SPECIAL), max_size=40)
+    | st.text(alphabet=st.characters(max_codepoint=127), max_size=40)
+    | st.text(max_size=40)
+)
+def test_the_comparison_form_of_a_value_is_the_text_locate_compares(text: str) -> None:
+    assert normalise(text) == _normalise(text).text
 
 
 def test_find_all_is_non_overlapping() -> None:
