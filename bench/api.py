@@ -20,6 +20,7 @@ stop is that much later, and with ~50 in flight a few stops per run decide the p
     python bench/api.py                      # 2,000 requests at concurrency 50, 100 ms per call
     python bench/api.py --call-ms 20         # 100 ms of backend time per summary
     python bench/api.py --ramp-s 0           # every client sends its first request at the same instant
+    python bench/api.py --answers recorded   # the 1.5B model's own answers on the seed (13 items, not 5)
 """
 
 from __future__ import annotations
@@ -45,8 +46,10 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "seeds" / "000_4542c6a513510e75.txt"
+RECORDED = ROOT / "evals" / "recorded" / f"{SEED.stem}.json"
 CALLS_PER_SUMMARY = 5
 #: Scripted answers quoting the seed article, so grounding does the work it does on real output.
+#: One item per category; ``--answers recorded`` uses what the embedded model answered instead.
 SCRIPT: dict[str, Any] = {
     "overview": {"summary": "Putin called the US plan a basis for talks.", "actors": [
         {"name": "Vladimir Putin", "kind": "person", "evidence": ["Russian President Vladimir Putin said Thursday"]}]},
@@ -154,9 +157,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def answers(kind: str) -> dict[str, Any]:
+    """The fake backend's script: ``scripted`` (SCRIPT) or ``recorded`` (the seed's answers in evals/recorded)."""
+    if kind == "scripted":
+        return SCRIPT
+    recorded = json.loads(RECORDED.read_text(encoding="utf-8"))
+    return {call: answer for call, answer in recorded.items() if not call.startswith("_")}
+
+
 def start_server(args: argparse.Namespace, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
     script = workdir / "script.json"
-    script.write_text(json.dumps(SCRIPT), encoding="utf-8")
+    script.write_text(json.dumps(answers(args.answers)), encoding="utf-8")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUMMARIZER_")}
     env |= {
@@ -242,13 +253,13 @@ async def load(
     }
 
 
-def pipeline_cpu_ms(text: str, n: int = 40) -> float:
+def pipeline_cpu_ms(text: str, script: dict[str, Any], n: int = 40) -> float:
     """CPU of the library alone per summary (no HTTP), measured in this process with a zero-latency fake."""
     from summarizer import Settings, Summarizer
     from summarizer.backends.fake import FakeBackend
 
     settings = Settings(backend="fake", fake_latency_ms=0)
-    summarizer = Summarizer(settings, FakeBackend(settings, SCRIPT))
+    summarizer = Summarizer(settings, FakeBackend(settings, script))
 
     async def run(count: int) -> None:
         for _ in range(count):
@@ -274,6 +285,12 @@ def main() -> None:
     parser.add_argument(
         "--ramp-s", type=float, help="start the clients over this many seconds (default: one summary's backend time)"
     )
+    parser.add_argument(
+        "--answers",
+        choices=["scripted", "recorded"],
+        default="scripted",
+        help="the fake backend's answers: one item per category, or the embedded model's recorded answers",
+    )
     parser.add_argument("--workers", type=int, default=1, help="server worker processes (summarizer serve --workers)")
     parser.add_argument("--slots", type=int, default=64, help="server concurrency (SUMMARIZER_CONCURRENCY)")
     parser.add_argument("--queue", type=int, default=64, help="server waiting queue (SUMMARIZER_API_QUEUE_SIZE)")
@@ -289,7 +306,7 @@ def main() -> None:
     body = json.dumps({"text": SEED.read_text(encoding="utf-8"), "published": "2025-11-27"}).encode()
     nominal = CALLS_PER_SUMMARY * args.call_ms
     ramp_s = nominal / 1000 if args.ramp_s is None else args.ramp_s
-    library_cpu_ms = pipeline_cpu_ms(SEED.read_text(encoding="utf-8"))
+    library_cpu_ms = pipeline_cpu_ms(SEED.read_text(encoding="utf-8"), answers(args.answers))
     with StallProbe() as idle:
         time.sleep(args.idle_s)
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
@@ -331,6 +348,7 @@ def main() -> None:
         "concurrency": args.concurrency,
         "ramp_s": ramp_s,
         "backend_ms_per_summary": nominal,
+        "answers": args.answers,
         "throughput_rps": round(len(lat) / run["wall_s"], 1),
         "latency_ms": {**p50_p99(lat), "max": round(max(lat), 1)},
         "overhead_ms": p50_p99(overhead),
@@ -354,7 +372,8 @@ def main() -> None:
     }
     f = figures
     print(f"API load: {args.requests} requests at concurrency {args.concurrency}, clients started over {ramp_s:g} s; "
-          f"fake backend {args.call_ms} ms x {CALLS_PER_SUMMARY} calls = {nominal} ms of backend wait")  # fmt: skip
+          f"fake backend {args.call_ms} ms x {CALLS_PER_SUMMARY} calls = {nominal} ms of backend wait, "
+          f"{args.answers} answers")  # fmt: skip
     print(f"  throughput        {f['throughput_rps']} req/s over {run['wall_s']:.1f} s")
     print(f"  latency           {f['latency_ms']} ms")
     print(f"  overhead          {f['overhead_ms']} ms over the {nominal} ms backend wait (ratio {f['overhead_ratio']})")
