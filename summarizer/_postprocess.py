@@ -151,8 +151,14 @@ def ground(
     return summary.model_copy(update=kept), grounding, rejected
 
 
+_NAME_FIELDS_OF: dict[type[Record], tuple[str, ...]] = {}  # per record class: pydantic's model_fields is slow to read
+
+
 def _names(item: Record) -> Iterator[tuple[str, str]]:
-    for field in (f for f in NAME_FIELDS if f in type(item).model_fields):
+    model = type(item)
+    if (fields := _NAME_FIELDS_OF.get(model)) is None:
+        fields = _NAME_FIELDS_OF[model] = tuple(f for f in NAME_FIELDS if f in model.model_fields)
+    for field in fields:
         value = getattr(item, field)
         for name in value if isinstance(value, list) else [value]:
             if isinstance(name, str):
