@@ -35,6 +35,11 @@ from .schemas import (
     Usage,
 )
 
+#: The record categories each call answers (the overview call answers ``actors``, the others their own).
+CALL_CATEGORIES: dict[str, tuple[str, ...]] = {
+    call: tuple(c for c in CATEGORIES if c in model.model_fields) for call, model in CALLS.items()
+}
+
 
 def result_id(article: Article, backend: tuple[str, str], prompts: PromptSet, settings: Settings) -> str:
     """Stable id: the same text, model, prompt, schema and options give the same id (and cache key).
@@ -127,8 +132,8 @@ class Summarizer:
                 data = answer.parsed
                 if isinstance(data, OverviewCall):
                     summaries.append(data.summary)
-                for category in CATEGORIES:
-                    found[category].extend(getattr(data, category, []))
+                for category in CALL_CATEGORIES[call]:
+                    found[category].extend(getattr(data, category))
         merged: dict[str, Any] = {
             c: [derive(c, item, article.published) for item in dedupe(c, found[c])] for c in CATEGORIES
         }

@@ -12,8 +12,10 @@ from summarizer import Settings, summarize
 from summarizer._postprocess import _INJECTION, NAME_FIELDS, injection_spans, occurs_as_words
 from summarizer._prompts import load_prompts
 from summarizer.backends.fake import FakeBackend
+from summarizer.pipeline import CALL_CATEGORIES
 from summarizer.schemas import (
     CALLS,
+    CATEGORIES,
     Actor,
     ArticleSummary,
     Demand,
@@ -272,6 +274,11 @@ def test_items_that_differ_only_in_case_quotes_dashes_or_a_final_full_stop_are_o
         "Pull its ships from the strait \u2013 \u201cnow\u201d",  # the first of the two spellings is kept
         "Pull its ships from the channel",
     ]
+
+
+def test_every_category_is_answered_by_exactly_one_call() -> None:
+    answered = [c for categories in CALL_CATEGORIES.values() for c in categories]
+    assert sorted(answered) == sorted(CATEGORIES)
 
 
 def test_every_name_field_checked_for_copies_is_a_record_field() -> None:
