@@ -7,9 +7,8 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ._prompts import plain
 from .dates import resolve_when
-from .grounding import locate, normalise
+from .grounding import locate, normalise, plain
 from .schemas import (
     ArticleSummary,
     Grounding,

@@ -20,17 +20,12 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .errors import TemplateError
-from .grounding import normalise
+from .grounding import plain
 from .schemas import CALLS
 
 ARTICLE_VARIABLES = frozenset({"text", "title", "published"})
 TASK_VARIABLES = frozenset({"fields"})
 _STRING_LITERAL = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
-
-
-def plain(text: str) -> str:
-    """A whole value in grounding's comparison form (``grounding.normalise``), trimmed, without a final full stop."""
-    return normalise(text).strip().rstrip(".")
 
 
 def example_values(texts: list[str]) -> frozenset[str]:

@@ -99,6 +99,11 @@ def normalise(text: str) -> str:
     return _FOLDED_CHARS.sub(lambda m: _FOLDED[m.group()], text).casefold()
 
 
+def plain(text: str) -> str:
+    """A whole value (a name, a key) in the comparison form, trimmed, without a final full stop."""
+    return normalise(text).strip().rstrip(".")
+
+
 def find_all(needle: str, haystack: str, start: int = 0) -> list[int]:
     """Start positions of the non-overlapping occurrences of ``needle`` in ``haystack``."""
     if not needle:
