@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .dates import resolve_when
-from .grounding import locate, normalise, plain
+from .grounding import Quotes, normalise, plain
 from .schemas import (
     ArticleSummary,
     Grounding,
@@ -108,10 +108,18 @@ def _overlaps(loc: QuoteLocation, spans: list[tuple[int, int]]) -> bool:
 
 
 def ground(
-    summary: ArticleSummary, source: str, *, categories: Iterable[str], examples: frozenset[str]
+    summary: ArticleSummary,
+    source: str,
+    *,
+    categories: Iterable[str],
+    examples: frozenset[str],
+    quotes: Quotes | None = None,
 ) -> tuple[ArticleSummary, Grounding, list[RejectedItem]]:
     """Locate every evidence quote; move items none of whose quotes is found, that quote injected instructions,
-    or that repeat the prompt's ``examples`` (see ``copied_from_examples``) to ``rejected`` with the reason."""
+    or that repeat the prompt's ``examples`` (see ``copied_from_examples``) to ``rejected`` with the reason.
+
+    ``quotes`` locates quotes in ``source``, with those already located as the answers came in."""
+    find = quotes if quotes is not None else Quotes(source)
     injected = injection_spans(source)
     grounding = Grounding()
     counts = GroundingCounts()
@@ -120,13 +128,13 @@ def ground(
     for category in categories:
         kept[category] = []
         for item in getattr(summary, category):
-            quotes = [locate(q, source) for q in item.evidence]
+            located = [find(q) for q in item.evidence]
             counts.items += 1
-            for loc in quotes:
+            for loc in located:
                 counts.exact_quotes += loc.status == "exact"
                 counts.fuzzy_quotes += loc.status == "fuzzy"
                 counts.missing_quotes += loc.status == "missing"
-            found = [loc for loc in quotes if loc.status != "missing"]
+            found = [loc for loc in located if loc.status != "missing"]
             reason = None
             if not found:
                 reason = "ungrounded: none of its evidence quotes was found in the article"
@@ -140,11 +148,11 @@ def ground(
             if reason:
                 counts.ungrounded_items += 1
                 rejected.append(
-                    RejectedItem(category=category, item=item.model_dump(mode="json"), reason=reason, quotes=quotes)
+                    RejectedItem(category=category, item=item.model_dump(mode="json"), reason=reason, quotes=located)
                 )
                 continue
             counts.grounded_items += 1
-            grounding.items.append(ItemGrounding(category=category, index=len(kept[category]), quotes=quotes))
+            grounding.items.append(ItemGrounding(category=category, index=len(kept[category]), quotes=located))
             kept[category].append(item)
     grounding.counts = counts
     return summary.model_copy(update=kept), grounding, rejected

@@ -238,3 +238,19 @@ def locate(quote: str, source: str, *, fuzzy_threshold: float = 90.0) -> QuoteLo
             score, start, end = found
             return _located(quote, src, "fuzzy", score, (start, end), 0)
     return QuoteLocation(quote=quote, status="missing", score=round(_best_score(core, src.text), 2), occurrences=0)
+
+
+class Quotes:
+    """The evidence quotes of one article's records, each located once: ``quotes(quote)`` is
+    ``locate(quote, source)``, remembered, so a quote that several records share is searched for once and
+    quotes can be located as each model answer arrives rather than all at the end."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self._found: dict[str, QuoteLocation] = {}
+
+    def __call__(self, quote: str) -> QuoteLocation:
+        found = self._found.get(quote)
+        if found is None:
+            found = self._found[quote] = locate(quote, self.source)
+        return found

@@ -20,6 +20,7 @@ from ._version import __version__
 from .backends import Backend, backend_identity, create_backend
 from .cache import result_cache
 from .config import Settings
+from .grounding import Quotes
 from .schemas import (
     CALLS,
     CATEGORIES,
@@ -122,6 +123,7 @@ class Summarizer:
             )
         summaries: list[str] = []
         found: dict[str, list[Record]] = {c: [] for c in CATEGORIES}
+        quotes = Quotes(article.text)
         published = article.published.isoformat() if article.published else None
         for part, chunk in enumerate(chunks, start=1):
             shared = self.prompts.article(text=chunk, title=article.title, published=published)
@@ -133,15 +135,21 @@ class Summarizer:
                 if isinstance(data, OverviewCall):
                     summaries.append(data.summary)
                 for category in CALL_CATEGORIES[call]:
-                    found[category].extend(getattr(data, category))
+                    records: list[Record] = getattr(data, category)
+                    found[category].extend(records)
+                    for item in records:  # located now, while the next call is answered
+                        for quote in item.evidence:
+                            quotes(quote)
         merged: dict[str, Any] = {
             c: [derive(c, item, article.published) for item in dedupe(c, found[c])] for c in CATEGORIES
         }
         summary = ArticleSummary(summary=summaries[0], **merged)
         summary, past = drop_past_meetings(summary, article.published)
+        await asyncio.sleep(0)  # in a server, other requests' work runs between these steps, not after all of them
         summary, grounding, rejected = ground(
-            summary, article.text, categories=CATEGORIES, examples=self.prompts.examples
+            summary, article.text, categories=CATEGORIES, examples=self.prompts.examples, quotes=quotes
         )
+        await asyncio.sleep(0)
         result = SummaryResult(
             id=self.result_id(article),
             source=source,

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from summarizer.grounding import _CHAR_MAP, _DROPPED, _normalise, find_all, locate, normalise
+from summarizer import grounding
+from summarizer.grounding import _CHAR_MAP, _DROPPED, Quotes, _normalise, find_all, locate, normalise
 from summarizer.schemas import QuoteLocation
 
 SOURCE = (
@@ -220,3 +221,21 @@ def test_find_all_is_non_overlapping() -> None:
     assert find_all("aa", "aaaa") == [0, 2]
     assert find_all("x", "abc") == []
     assert find_all("", "abc") == []
+
+
+def test_quotes_locates_each_distinct_quote_once_with_the_same_result_as_locate(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    searched: list[str] = []
+
+    def counted(quote: str, source: str, **kwargs: float) -> QuoteLocation:
+        searched.append(quote)
+        return locate(quote, source, **kwargs)
+
+    monkeypatch.setattr(grounding, "locate", counted)
+    quotes = Quotes(SOURCE)
+    asked = ["we will achieve this by force of arms", "Russia controls about 20% of Ukraine", "nowhere in it"]
+    found = [quotes(q) for q in asked + asked]
+    assert searched == asked
+    assert found == [locate(q, SOURCE) for q in asked + asked]
+    assert [f.status for f in found[:3]] == ["exact", "fuzzy", "missing"]

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from summarizer import Settings, summarize
+from summarizer import Settings, grounding, summarize
 from summarizer._postprocess import _INJECTION, NAME_FIELDS, injection_spans, occurs_as_words
 from summarizer._prompts import load_prompts
-from summarizer.backends.fake import FakeBackend
+from summarizer.backends.fake import EMPTY_ANSWERS, FakeBackend
 from summarizer.pipeline import CALL_CATEGORIES
 from summarizer.schemas import (
     CALLS,
@@ -274,6 +274,45 @@ def test_items_that_differ_only_in_case_quotes_dashes_or_a_final_full_stop_are_o
         "Pull its ships from the strait \u2013 \u201cnow\u201d",  # the first of the two spellings is kept
         "Pull its ships from the channel",
     ]
+
+
+def test_evidence_is_located_as_each_answer_arrives_and_each_quote_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a server, locating a call's quotes happens while the next call is answered, not all at the end."""
+    events: list[str] = []
+    located = grounding.locate
+
+    def counted(quote: str, source: str, **kwargs: float) -> grounding.QuoteLocation:
+        events.append(f"locate {quote}")
+        return located(quote, source, **kwargs)
+
+    monkeypatch.setattr(grounding, "locate", counted)
+    shared = "Kestria holds about 12% of Norland"
+    answers: dict[str, Any] = {
+        "overview": {"summary": "Talks.", "actors": [{"name": "Kestria", "kind": "state", "evidence": [shared]}]},
+        "territorial_figures": {
+            "territorial_figures": [
+                {"territory": "Norland", "controller": "Kestria", "measure": "share_controlled", "value": 12,
+                 "unit": "percent", "approximate": True, "evidence": [shared, "Kestria demanded that Norland"]},
+            ]
+        },
+    }  # fmt: skip
+
+    def script(call: str, messages: list[dict[str, Any]]) -> Any:
+        events.append(f"call {call}")
+        return answers.get(call, EMPTY_ANSWERS[call])
+
+    result = summarize(ARTICLE, backend=FakeBackend(Settings(backend="fake"), script))
+    assert events == [
+        "call overview",
+        f"locate {shared}",
+        "call positions",
+        "call demands",
+        "call territorial_figures",
+        "locate Kestria demanded that Norland",  # the shared quote is not searched for again
+        "call upcoming_meetings",
+    ]
+    assert result.grounding.counts.grounded_items == 2
+    assert result.grounding.counts.exact_quotes == 3
 
 
 def test_every_category_is_answered_by_exactly_one_call() -> None:
