@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import socket
@@ -17,6 +18,7 @@ import pytest
 
 from summarizer import Settings, Summarizer, SummaryResult
 from summarizer.api import ServerThread, create_app
+from summarizer.api._app import SERVING_GC_THRESHOLD
 from summarizer.api._logging import JsonFormatter
 from summarizer.backends import Backend
 from summarizer.backends.fake import FakeBackend
@@ -344,3 +346,12 @@ def test_routes_health_metrics_and_docs(article: str) -> None:
         assert line in text, line
     assert 'summarizer_http_request_duration_seconds_count{method="POST",route="/v1/summaries"} 1.0' in text
     assert 'summarizer_tokens_total{kind="prompt"}' in text
+
+
+def test_the_collector_runs_less_often_while_serving_and_as_before_afterwards() -> None:
+    before = gc.get_threshold()
+    with live(make_settings()) as client:
+        assert client.get("/healthz").status_code == 200
+        serving = gc.get_threshold()
+    assert serving == (SERVING_GC_THRESHOLD, *before[1:])
+    assert gc.get_threshold() == before
