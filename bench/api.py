@@ -12,9 +12,9 @@ backend time, so that the load is steady rather than 50 requests arriving in the
 short deliberate overload (more clients than slots plus queue) that must be answered with 429s, not queued
 without bound. RSS of the server is read from /proc at start, middle and end.
 
-The machine's own pauses are measured too, by a third process that sleeps 1 ms at a time and records every
-wake-up more than 10 ms late: first for ``--idle-s`` seconds with nothing else running, then during the
-measured load. A shared VM can stop its vCPUs for tens of milliseconds; every request in flight during such a
+The machine's own pauses are measured too, by one process pinned to each core that sleeps 1 ms at a time and
+records every wake-up more than 10 ms late: first for ``--idle-s`` seconds with nothing else running, then
+during the measured load. A shared VM can stop its vCPUs for tens of milliseconds; every request in flight during such a
 stop is that much later, and with ~50 in flight a few stops per run decide the p99.
 
     python bench/api.py                      # 2,000 requests at concurrency 50, 100 ms per call
@@ -108,9 +108,11 @@ def rss_mb(pid: int) -> float:
     return kib / 1024
 
 
-#: A process that sleeps 1 ms at a time and, on SIGTERM (or after 600 s), prints every wake-up later than 10 ms.
+#: A process pinned to one core (argv[1]) that sleeps 1 ms at a time and, on SIGTERM (or after 600 s), prints
+#: every wake-up later than 10 ms.
 STALL_PROBE = r"""
-import json, signal, sys, time
+import json, os, signal, sys, time
+os.sched_setaffinity(0, {int(sys.argv[1])})
 late = []
 def report(*_):
     print(json.dumps(late), flush=True)
@@ -128,19 +130,28 @@ report()
 
 
 class StallProbe:
-    """``with StallProbe() as probe: ...``; then ``probe.stalls``: the probe's late wake-ups in ms."""
+    """``with StallProbe() as probe: ...``; then ``probe.stalls``: the late wake-ups in ms of one probe per core.
+
+    A pause of one core is seen only by a process on that core, so each core has its own probe; the server and
+    the client are not pinned and run wherever the kernel puts them.
+    """
 
     def __enter__(self) -> StallProbe:
         self.stalls: list[float] = []
         self.started = time.perf_counter()
-        self._proc = subprocess.Popen([sys.executable, "-c", STALL_PROBE], stdout=subprocess.PIPE)
+        self._procs = [
+            subprocess.Popen([sys.executable, "-c", STALL_PROBE, str(cpu)], stdout=subprocess.PIPE)
+            for cpu in sorted(os.sched_getaffinity(0))
+        ]
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.seconds = time.perf_counter() - self.started
-        self._proc.send_signal(signal.SIGTERM)
-        out, _ = self._proc.communicate(timeout=10)
-        self.stalls = json.loads(out or b"[]")
+        for proc in self._procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in self._procs:
+            out, _ = proc.communicate(timeout=10)
+            self.stalls.extend(json.loads(out or b"[]"))
 
     def summary(self) -> dict[str, float]:
         return {
@@ -385,7 +396,7 @@ def main() -> None:
     print(f"  statuses          {f['statuses']}")
     print(f"  server RSS MB     {f['rss_mb']}")
     print(f"  machine stalls    {f['machine_stalls']['idle']} idle before the run; {f['machine_stalls']['under_load']} "
-          "during it (wake-ups of a process sleeping 1 ms, late by more than 10 ms)")  # fmt: skip
+          "during it (wake-ups of a process per core sleeping 1 ms, late by more than 10 ms)")  # fmt: skip
     print(f"overload: {args.overload_requests} requests at concurrency {args.overload_concurrency} against "
           f"{args.slots} slots + {args.queue} queue: {f['overload']['statuses']}, /readyz after: {ready}")  # fmt: skip
     if args.json:
