@@ -137,7 +137,7 @@ class Summarizer:
                 for category in CALL_CATEGORIES[call]:
                     records: list[Record] = getattr(data, category)
                     found[category].extend(records)
-                    for item in records:  # located now, while the next call is answered
+                    for item in records:  # located now, not all at the end: in a server other requests run in between
                         for quote in item.evidence:
                             quotes(quote)
         merged: dict[str, Any] = {

@@ -350,8 +350,15 @@ def test_routes_health_metrics_and_docs(article: str) -> None:
 
 def test_the_collector_runs_less_often_while_serving_and_as_before_afterwards() -> None:
     before = gc.get_threshold()
-    with live(make_settings()) as client:
-        assert client.get("/healthz").status_code == 200
-        serving = gc.get_threshold()
-    assert serving == (SERVING_GC_THRESHOLD, *before[1:])
+    first = ServerThread(create_app(make_settings())).start()
+    second = ServerThread(create_app(make_settings())).start()
+    try:
+        assert httpx.get(first.url + "/healthz").status_code == 200
+        assert gc.get_threshold() == (SERVING_GC_THRESHOLD, *before[1:])
+        first.stop()  # the first app to stop leaves the other one serving with the same threshold
+        assert httpx.get(second.url + "/healthz").status_code == 200
+        assert gc.get_threshold() == (SERVING_GC_THRESHOLD, *before[1:])
+    finally:
+        first.stop()
+        second.stop()
     assert gc.get_threshold() == before
