@@ -176,9 +176,11 @@ def answers(kind: str) -> dict[str, Any]:
     return {call: answer for call, answer in recorded.items() if not call.startswith("_")}
 
 
-def start_server(args: argparse.Namespace, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(
+    args: argparse.Namespace, workdir: Path, fake_answers: dict[str, Any]
+) -> tuple[subprocess.Popen[bytes], str]:
     script = workdir / "script.json"
-    script.write_text(json.dumps(answers(args.answers)), encoding="utf-8")
+    script.write_text(json.dumps(fake_answers), encoding="utf-8")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUMMARIZER_")}
     env |= {
@@ -317,11 +319,12 @@ def main() -> None:
     body = json.dumps({"text": SEED.read_text(encoding="utf-8"), "published": "2025-11-27"}).encode()
     nominal = CALLS_PER_SUMMARY * args.call_ms
     ramp_s = nominal / 1000 if args.ramp_s is None else args.ramp_s
-    library_cpu_ms = pipeline_cpu_ms(SEED.read_text(encoding="utf-8"), answers(args.answers))
+    fake_answers = answers(args.answers)
+    library_cpu_ms = pipeline_cpu_ms(SEED.read_text(encoding="utf-8"), fake_answers)
     with StallProbe() as idle:
         time.sleep(args.idle_s)
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
-        proc, url = start_server(args, Path(tmp))
+        proc, url = start_server(args, Path(tmp), fake_answers)
         try:
             asyncio.run(load(url, body, 100, 20))  # warm-up, not counted
             rss = {"start": rss_mb(proc.pid)}

@@ -34,18 +34,29 @@ BATCH_FILE = "api-batches.sqlite3"
 #: 700 the collector walked the in-flight requests' objects every few requests, each walk a pause of every
 #: request in flight. Objects that die young are never walked; cycles are still collected, only later.
 SERVING_GC_THRESHOLD = 20_000
-_gc_serving: dict[str, Any] = {"apps": 0, "thresholds": None}
 
 
-def _serving_gc(change: int) -> None:
-    """Count an app starting (+1) or stopping (-1): the first sets the serving threshold, the last restores the
-    process's own (several apps can serve in one process, and stop in any order)."""
-    if _gc_serving["apps"] == 0 and change > 0:
-        _gc_serving["thresholds"] = gc.get_threshold()
-        gc.set_threshold(SERVING_GC_THRESHOLD, *_gc_serving["thresholds"][1:])
-    _gc_serving["apps"] += change
-    if _gc_serving["apps"] == 0:
-        gc.set_threshold(*_gc_serving["thresholds"])
+class _ServingGC:
+    """The serving threshold while at least one app in the process serves: the first app to start sets it, the
+    last to stop restores the process's own (several apps can serve in one process and stop in any order)."""
+
+    def __init__(self) -> None:
+        self.apps = 0
+        self.saved = gc.get_threshold()
+
+    def start(self) -> None:
+        if self.apps == 0:
+            self.saved = gc.get_threshold()
+            gc.set_threshold(SERVING_GC_THRESHOLD, *self.saved[1:])
+        self.apps += 1
+
+    def stop(self) -> None:
+        self.apps -= 1
+        if self.apps == 0:
+            gc.set_threshold(*self.saved)
+
+
+_serving_gc = _ServingGC()
 
 
 DESCRIPTION = """Strict, typed, source-grounded summaries of news about diplomacy and conflict.
@@ -105,11 +116,11 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
         # the collector's generations keeps full collections short while requests are being served.
         gc.collect()
         gc.freeze()
-        _serving_gc(+1)
+        _serving_gc.start()
         try:
             yield
         finally:
-            _serving_gc(-1)
+            _serving_gc.stop()
             await runtime.batches.stop()
             db.close()
             if backend is None:
