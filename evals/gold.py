@@ -233,6 +233,39 @@ def default_gold_dir() -> Path:
     return Path(str(resources.files("summarizer.evals").joinpath("gold")))
 
 
+#: The dataset name of the seed articles' gold (``evals/gold``); other datasets live in ``evals/datasets/<name>``.
+SEEDS = "seeds"
+
+
+def _evals_root() -> Path:
+    """`evals` of the checkout in the working directory, else the copy shipped in the package."""
+    local = Path.cwd() / "evals"
+    if (local / "gold").is_dir():
+        return local
+    return Path(str(resources.files("summarizer.evals")))
+
+
+def dataset_names() -> list[str]:
+    """Every dataset the harness knows by name: ``seeds`` and each ``<name>/<split>`` holding gold files."""
+    root = _evals_root() / "datasets"
+    found = sorted(
+        str(d.relative_to(root))
+        for d in root.glob("*/*")
+        if d.is_dir() and any(p.suffix in (".yaml", ".yml") for p in d.iterdir())
+    )
+    return [SEEDS, *found]
+
+
+def dataset_dir(name: str) -> Path:
+    """The gold directory of a named dataset (``seeds``, ``news/dev``, ``news/test``)."""
+    if name == SEEDS:
+        return default_gold_dir()
+    directory = _evals_root() / "datasets" / name
+    if ".." in Path(name).parts or not directory.is_dir():
+        raise GoldError(f"unknown dataset {name!r}; known: {', '.join(dataset_names())}", code="not_found")
+    return directory
+
+
 ARTICLE_SUFFIXES = (".txt", ".md", ".html", ".htm")
 
 
@@ -249,7 +282,7 @@ def resolve_article(gold: GoldArticle, articles_dir: Path | None) -> Path:
     for path in tried:
         if path.is_file():
             return path
-    hint = "" if articles_dir else " (pass --articles DIR)"
+    hint = "" if articles_dir else " (pass --articles DIR: the directory holding the article texts)"
     raise GoldError(
         f"article for {gold.path} not found; tried: {', '.join(map(str, tried)) or 'nothing'}{hint}", code="not_found"
     )

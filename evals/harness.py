@@ -86,6 +86,9 @@ def _score(gold: GoldArticle, path: Path, result: SummaryResult | None, threshol
     if result is not None:
         counts = result.grounding.counts
         score.items, score.grounded_items, score.rejected = counts.items, counts.grounded_items, len(result.rejected)
+        score.kept = {c: len(getattr(result.summary, c)) for c in gold.items}
+        for rejected in result.rejected:
+            score.rejected_by[rejected.code] = score.rejected_by.get(rejected.code, 0) + 1
         score.latency_ms = round(result.timings.total_ms, 1)
         score.model_calls = result.usage.model_calls
         score.prompt_tokens, score.completion_tokens = result.usage.prompt_tokens, result.usage.completion_tokens
@@ -207,6 +210,13 @@ def aggregate(articles: list[ArticleScore]) -> Totals:
     items = sum(a.items for a in articles)
     totals.grounding_rate = sum(a.grounded_items for a in articles) / items if items else None
     done = [a for a in articles if a.result is not None]
+    for a in done:
+        for c in HEADLINE:
+            totals.kept[c] = totals.kept.get(c, 0) + a.kept.get(c, 0)
+        for code, n in a.rejected_by.items():
+            totals.rejected_by[code] = totals.rejected_by.get(code, 0) + n
+    if done:
+        totals.kept_per_article = round(sum(totals.kept.values()) / len(done), 2)
     totals.mean_latency_ms = _mean([a.latency_ms for a in done if a.latency_ms is not None])
     totals.mean_prompt_tokens = _mean([float(a.prompt_tokens) for a in done])
     totals.mean_completion_tokens = _mean([float(a.completion_tokens) for a in done])

@@ -94,6 +94,8 @@ class ArticleScore(Model):
     items: int = Field(0, description="Predicted items before grounding (kept + rejected as ungrounded).")
     grounded_items: int = 0
     rejected: int = 0
+    kept: dict[str, int] = Field(default_factory=dict, description="Records kept in the summary, per category.")
+    rejected_by: dict[str, int] = Field(default_factory=dict, description="Rejected items per reason code.")
     latency_ms: float | None = None
     model_calls: int = 0
     prompt_tokens: int = 0
@@ -110,6 +112,9 @@ class Totals(Model):
     articles: int = 0
     schema_valid_rate: float | None = None
     grounding_rate: float | None = None
+    kept: dict[str, int] = Field(default_factory=dict, description="Records kept, per headline category.")
+    kept_per_article: float | None = Field(None, description="Mean headline records kept per article.")
+    rejected_by: dict[str, int] = Field(default_factory=dict, description="Rejected items per reason code.")
     mean_latency_ms: float | None = None
     mean_prompt_tokens: float | None = None
     mean_completion_tokens: float | None = None

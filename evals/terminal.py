@@ -66,10 +66,19 @@ def scores_table(run: EvalRun) -> Table:
         f"headline micro-F1 over {', '.join(TITLES[c] for c in t.headline_categories)} · "
         f"schema-valid {pct(t.schema_valid_rate)}% · grounded {pct(t.grounding_rate)}% of predicted items · "
         f"mean latency {_seconds(t.mean_latency_ms)} ({run.provenance.timing_source}) · mean tokens "
-        f"{_num(t.mean_prompt_tokens)} prompt + {_num(t.mean_completion_tokens)} completion per article"
+        f"{_num(t.mean_prompt_tokens)} prompt + {_num(t.mean_completion_tokens)} completion per article\n"
+        f"kept {sum(t.kept.values())} records ({'—' if t.kept_per_article is None else t.kept_per_article} per "
+        f"article; {', '.join(f'{TITLES[c]} {n}' for c, n in t.kept.items()) or 'none'}) · rejected "
+        f"{sum(t.rejected_by.values())} ({rejections(t.rejected_by)})"
     )
     table.caption_justify = "left"
     return table
+
+
+def rejections(by_code: dict[str, int]) -> str:
+    """Rejected items by reason code, most frequent first: "ungrounded 3, not_upcoming 1"."""
+    ordered = sorted(by_code.items(), key=lambda kv: (-kv[1], kv[0]))
+    return ", ".join(f"{code} {n}" for code, n in ordered) or "none"
 
 
 def _seconds(ms: float | None) -> str:
@@ -82,12 +91,13 @@ def _num(value: float | None) -> str:
 
 def articles_table(run: EvalRun) -> Table:
     table = Table(title="Per article", title_justify="left")
-    for column in ("article", "P %", "R %", "F1 %", "grounded", "rejected", "latency", "tokens in+out", "error"):
+    for column in ("article", "P %", "R %", "F1 %", "kept", "rejected", "latency", "tokens in+out", "error"):
         table.add_column(column, justify="left" if column in ("article", "error") else "right", overflow="fold")
     for a in run.articles:
         table.add_row(
-            a.stem, pct(a.micro.precision), pct(a.micro.recall), pct(a.micro.f1), f"{a.grounded_items}/{a.items}",
-            str(a.rejected), _seconds(a.latency_ms), f"{a.prompt_tokens:,}+{a.completion_tokens:,}", a.error or "",
+            a.stem, pct(a.micro.precision), pct(a.micro.recall), pct(a.micro.f1),
+            str(sum(n for c, n in a.kept.items() if c in HEADLINE)),
+            f"{a.rejected}" + (f" ({rejections(a.rejected_by)})" if a.rejected else ""), _seconds(a.latency_ms), f"{a.prompt_tokens:,}+{a.completion_tokens:,}", a.error or "",
         )  # fmt: skip
     return table
 

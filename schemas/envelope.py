@@ -9,7 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .records import ArticleSummary
 
-QuoteStatus = Literal["exact", "fuzzy", "missing"]
+#: exact or fuzzy: found; altered: a close match that changes a number, a negation or a content word (not
+#: evidence); missing: not found.
+QuoteStatus = Literal["exact", "fuzzy", "altered", "missing"]
 
 
 class Envelope(BaseModel):
@@ -43,7 +45,9 @@ class GroundingCounts(Envelope):
     ungrounded_items: int = 0
     exact_quotes: int = 0
     fuzzy_quotes: int = 0
+    altered_quotes: int = 0
     missing_quotes: int = 0
+    unsupported_items: int = Field(0, description="Items whose quotes were found but do not back them.")
 
 
 class Grounding(Envelope):
@@ -56,9 +60,32 @@ class Grounding(Envelope):
         return self.counts.grounded_items / total if total else None
 
 
+#: Why an item was moved out of the summary (stable codes; ``RejectedItem.reason`` says it in words).
+RejectCode = Literal[
+    "ungrounded",
+    "altered_quote",
+    "injected",
+    "copied_from_prompt",
+    "not_upcoming",
+    "headline_evidence",
+    "figure_without_number",
+    "figure_number_not_in_quote",
+    "figure_copied_from_prompt",
+    "figure_unit_not_in_quote",
+    "figure_measure_mismatch",
+    "meeting_called_off",
+    "meeting_not_upcoming",
+    "demand_not_in_quote",
+    "position_not_a_view",
+    "actor_not_in_quote",
+    "quote_reused",
+]
+
+
 class RejectedItem(Envelope):
     category: str
     item: dict[str, Any]
+    code: RejectCode = Field(description="Stable reason code.")
     reason: str
     quotes: list[QuoteLocation] = Field(default_factory=list)
 

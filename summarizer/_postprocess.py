@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import typing
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, cast
 
 from .dates import resolve_when
 from .grounding import Quotes, normalise, plain
+from .support import check_record, numbers_in, same_number
 from .schemas import (
     ArticleSummary,
     Grounding,
@@ -18,6 +20,7 @@ from .schemas import (
     MeetingDraft,
     QuoteLocation,
     Record,
+    RejectCode,
     RejectedItem,
     TerritorialFigure,
     TerritorialFigureDraft,
@@ -121,6 +124,8 @@ def ground(
     ``quotes`` locates quotes in ``source``, with those already located as the answers came in."""
     find = quotes if quotes is not None else Quotes(source)
     injected = injection_spans(source)
+    example_numbers = _example_numbers(examples, source)
+    shared = _shared_spans(summary, find)
     grounding = Grounding()
     counts = GroundingCounts()
     rejected: list[RejectedItem] = []
@@ -133,22 +138,38 @@ def ground(
             for loc in located:
                 counts.exact_quotes += loc.status == "exact"
                 counts.fuzzy_quotes += loc.status == "fuzzy"
+                counts.altered_quotes += loc.status == "altered"
                 counts.missing_quotes += loc.status == "missing"
-            found = [loc for loc in located if loc.status != "missing"]
+            found = [loc for loc in located if loc.status in ("exact", "fuzzy")]
             reason = None
-            if not found:
+            code: RejectCode = "ungrounded"
+            if not found and any(loc.status == "altered" for loc in located):
+                code = "altered_quote"
+                reason = "altered quote: its evidence is close to a passage of the article but changes its meaning"
+            elif not found:
                 reason = "ungrounded: none of its evidence quotes was found in the article"
             elif all(_overlaps(loc, injected) for loc in found):
+                code = "injected"
                 reason = "untrusted: its evidence is an instruction aimed at the model (possible prompt injection)"
             elif examples and (copied := copied_from_examples(item, source, examples)):
+                code = "copied_from_prompt"
                 reason = (
                     f"copied from the prompt: {copied[0]} {copied[1]!r} comes from the instructions' invented example "
                     "and is not in the article"
                 )
+            elif category in SUPPORTED and (
+                failure := check_record(
+                    item, source, found, example_numbers, shared=any(_span(loc) in shared for loc in found)
+                )
+            ):
+                code, reason = cast(RejectCode, failure.code), f"unsupported: {failure.reason}"
+                counts.unsupported_items += 1
             if reason:
-                counts.ungrounded_items += 1
+                counts.ungrounded_items += code not in SUPPORT_CODES
                 rejected.append(
-                    RejectedItem(category=category, item=item.model_dump(mode="json"), reason=reason, quotes=located)
+                    RejectedItem(
+                        category=category, item=item.model_dump(mode="json"), code=code, reason=reason, quotes=located
+                    )
                 )
                 continue
             counts.grounded_items += 1
@@ -156,6 +177,33 @@ def ground(
             kept[category].append(item)
     grounding.counts = counts
     return summary.model_copy(update=kept), grounding, rejected
+
+
+#: Categories whose records are checked against their quotes (support.py); actors are names, not claims.
+SUPPORTED = frozenset({"positions", "demands", "territorial_figures", "upcoming_meetings"})
+SUPPORT_CODES = frozenset(typing.get_args(RejectCode)) - {"ungrounded", "altered_quote", "injected", "copied_from_prompt"}
+
+
+def _span(loc: QuoteLocation) -> tuple[int | None, int | None]:
+    return loc.start, loc.end
+
+
+def _shared_spans(summary: ArticleSummary, find: Quotes) -> set[tuple[int | None, int | None]]:
+    """Article passages that back more than one position or demand."""
+    seen: dict[tuple[int | None, int | None], int] = {}
+    for category in ("positions", "demands"):
+        for item in getattr(summary, category):
+            for span in {_span(loc) for loc in map(find, item.evidence) if loc.status in ("exact", "fuzzy")}:
+                seen[span] = seen.get(span, 0) + 1
+    return {span for span, n in seen.items() if n > 1}
+
+
+def _example_numbers(examples: frozenset[str], source: str) -> tuple[float, ...]:
+    """Numbers of the prompt's invented examples that the article does not state."""
+    in_article = numbers_in(source)
+    return tuple(
+        n for n in {n for e in examples for n in numbers_in(e)} if not any(same_number(n, m) for m in in_article)
+    )
 
 
 _NAME_FIELDS_OF: dict[type[Record], tuple[str, ...]] = {}  # per record class: pydantic's model_fields is slow to read
@@ -211,6 +259,7 @@ def drop_past_meetings(summary: ArticleSummary, published: dt.date | None) -> tu
                 RejectedItem(
                     category="upcoming_meetings",
                     item=meeting.model_dump(mode="json"),
+                    code="not_upcoming",
                     reason=f"not upcoming: ends {meeting.date_to}, before publication",
                 )
             )

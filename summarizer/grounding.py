@@ -7,7 +7,9 @@ normalised character remembers which characters of the original text it came fro
 offsets we report always slice the *original* article: ``source[start:end]`` is the evidence.
 
 Matching runs from strict to lenient: exact (after normalisation), then exact part by part for
-quotes elided with "...", then fuzzy (rapidfuzz) above a threshold. Anything else is missing.
+quotes elided with "...", then fuzzy (rapidfuzz) above a threshold. A fuzzy match that changes a number, a
+negation or a content word is ``altered``: close in spelling, different in meaning, so not evidence.
+Anything else is missing.
 """
 
 from __future__ import annotations
@@ -102,6 +104,40 @@ def normalise(text: str) -> str:
 def plain(text: str) -> str:
     """A whole value (a name, a key) in the comparison form, trimmed, without a final full stop."""
     return normalise(text).strip().rstrip(".")
+
+
+_WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*|n't")
+#: Words that carry no content of their own (ignored when comparing the content of two texts).
+STOPWORDS = frozenset(
+    "a an the of to in on at for from by with and or but as is are was were be been being has have had that this "
+    "these those it its their his her they them he she we our us you your not no any all than then there which who "
+    "whom whose what when where will would shall should can could may might must also into over under about after "
+    "before between against during while within without upon said says say".split()
+)
+_NEGATIONS = frozenset({"not", "no", "never", "n't", "nor", "without"})
+
+
+def words(text: str) -> list[str]:
+    """The words of ``text`` in the comparison form (case, quotes and dashes folded)."""
+    return _WORD.findall(normalise(text))
+
+
+def altered(quote: str, found: str) -> bool:
+    """Whether a fuzzy match changed a content word: a number, a negation, or a word with no close spelling in
+    the matched text ("claims" for "has captured"). Small spelling differences ("Zelensky"/"Zelenskyy") are not
+    changes."""
+    q, f = words(quote), words(found)
+    if {w for w in q if w[0].isdigit()} - {w for w in f if w[0].isdigit()}:
+        return True
+    if sum(w in _NEGATIONS for w in q) != sum(w in _NEGATIONS for w in f):
+        return True
+    pool = set(f)
+    for w in q:
+        if len(w) < 4 or w in STOPWORDS or w in pool:
+            continue
+        if not any(fuzz.ratio(w, other) >= 80 for other in pool):
+            return True
+    return False
 
 
 def find_all(needle: str, haystack: str, start: int = 0) -> list[int]:
@@ -228,7 +264,8 @@ def locate(quote: str, source: str, *, fuzzy_threshold: float = 90.0) -> QuoteLo
             if score >= 100.0:
                 # Every part found verbatim, in order: an exact (if abridged) quotation.
                 return _located(quote, src, "exact", score, (start, end), 1)
-            return _located(quote, src, "fuzzy", score, (start, end), 0)
+            status = "altered" if altered(core, src.text[start:end]) else "fuzzy"
+            return _located(quote, src, status, score, (start, end), 0)
         # Fall back to matching the quote as one piece with the elisions closed up.
         core = " ".join(parts)
 
@@ -236,7 +273,8 @@ def locate(quote: str, source: str, *, fuzzy_threshold: float = 90.0) -> QuoteLo
         found = _fuzzy(core, src.text, 0, fuzzy_threshold)
         if found is not None:
             score, start, end = found
-            return _located(quote, src, "fuzzy", score, (start, end), 0)
+            status: QuoteStatus = "altered" if altered(core, src.text[start:end]) else "fuzzy"
+            return _located(quote, src, status, score, (start, end), 0)
     return QuoteLocation(quote=quote, status="missing", score=round(_best_score(core, src.text), 2), occurrences=0)
 
 

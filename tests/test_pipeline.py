@@ -352,7 +352,7 @@ def test_dates_and_areas_are_derived_by_code_and_past_meetings_dropped() -> None
                         "approximate": True,
                         "period": None,
                         "attributed_to": None,
-                        "evidence": ["Kestria holds about 12% of Norland"],
+                        "evidence": ["Kestria now holds about 100 square miles of Norland"],
                     }
                 ]
             },
@@ -377,6 +377,7 @@ def test_dates_and_areas_are_derived_by_code_and_past_meetings_dropped() -> None
                 ]
             },
         },
+        text=ARTICLE + " Kestria now holds about 100 square miles of Norland.",
         published="2025-11-27",
     )
     assert result.summary.territorial_figures[0].value_km2 == pytest.approx(258.9988, abs=0.01)

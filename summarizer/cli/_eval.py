@@ -15,7 +15,7 @@ from rich.console import Console
 from ..config import Settings
 from ..errors import BackendError, InputError
 from ..evals.compare import check_baseline, print_comparison
-from ..evals.gold import default_gold_dir
+from ..evals.gold import dataset_dir, default_gold_dir
 from ..evals.report_html import write_report
 from ..evals.runfile import ArticleScore, load_run
 from ..evals.scoring import DEFAULT_THRESHOLD
@@ -42,6 +42,10 @@ def _default_out() -> Path:
 
 @with_settings
 def eval_command(
+    dataset: Annotated[
+        str | None,
+        typer.Option(help="A named dataset: seeds (the default), news/dev (decide on it) or news/test (report on it)."),
+    ] = None,
     gold: Annotated[
         Path | None, typer.Option(help="Directory of gold YAML files. Default: ./evals/gold, else the packaged seeds.")
     ] = None,
@@ -88,11 +92,13 @@ def eval_command(
             raise InputError("--record and --replay cannot be used together", code="bad_option")
         if not 0.0 < threshold <= 1.0:
             raise InputError(f"--threshold must be in (0, 1], got {threshold}", code="bad_option")
+        if dataset is not None and gold is not None:
+            raise InputError("--dataset and --gold cannot be used together", code="bad_option")
         reference = load_run(baseline) if baseline is not None else None
         from ..evals.harness import EvalOptions, run_eval  # loads the backends: only when a run is made
 
         options = EvalOptions(
-            gold_dir=gold or default_gold_dir(),
+            gold_dir=gold or (dataset_dir(dataset) if dataset is not None else default_gold_dir()),
             articles_dir=articles,
             threshold=threshold,
             record_dir=record,
