@@ -182,6 +182,13 @@ def _item(category: str, index: int, raw: Any, where: str) -> GoldItem:
     return GoldItem(category, index, fields, tuple(evidence), optional)
 
 
+def parse_item(category: str, index: int, raw: Any, where: str) -> GoldItem:
+    """One gold item of ``category`` as written in a gold file (``where`` names it in errors)."""
+    if category not in FIELDS:
+        raise GoldError(f"{where}: unknown category {category!r}; known: {list(FIELDS)}")
+    return _item(category, index, raw, where)
+
+
 def parse_gold(path: Path, data: Any) -> GoldArticle:
     name = str(path)
     if not isinstance(data, dict):

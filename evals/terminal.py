@@ -97,7 +97,8 @@ def articles_table(run: EvalRun) -> Table:
         table.add_row(
             a.stem, pct(a.micro.precision), pct(a.micro.recall), pct(a.micro.f1),
             str(sum(n for c, n in a.kept.items() if c in HEADLINE)),
-            f"{a.rejected}" + (f" ({rejections(a.rejected_by)})" if a.rejected else ""), _seconds(a.latency_ms), f"{a.prompt_tokens:,}+{a.completion_tokens:,}", a.error or "",
+            f"{a.rejected}" + (f" ({rejections(a.rejected_by)})" if a.rejected else ""), _seconds(a.latency_ms),
+            f"{a.prompt_tokens:,}+{a.completion_tokens:,}", a.error or "",
         )  # fmt: skip
     return table
 

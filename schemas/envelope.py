@@ -78,6 +78,7 @@ RejectCode = Literal[
     "demand_not_in_quote",
     "position_not_a_view",
     "actor_not_in_quote",
+    "content_not_in_quote",
     "quote_reused",
 ]
 

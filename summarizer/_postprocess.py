@@ -10,7 +10,6 @@ from typing import Any, cast
 
 from .dates import resolve_when
 from .grounding import Quotes, normalise, plain
-from .support import check_record, numbers_in, same_number
 from .schemas import (
     ArticleSummary,
     Grounding,
@@ -25,6 +24,7 @@ from .schemas import (
     TerritorialFigure,
     TerritorialFigureDraft,
 )
+from .support import check_record, numbers_in, same_number
 from .units import to_km2
 
 # Key fields that make two items of a category the same item (SPEC §3 uses the same fields for matching).
@@ -181,7 +181,14 @@ def ground(
 
 #: Categories whose records are checked against their quotes (support.py); actors are names, not claims.
 SUPPORTED = frozenset({"positions", "demands", "territorial_figures", "upcoming_meetings"})
-SUPPORT_CODES = frozenset(typing.get_args(RejectCode)) - {"ungrounded", "altered_quote", "injected", "copied_from_prompt"}
+#: Reason codes of records whose quotes were found but do not back them.
+SUPPORT_CODES = frozenset(typing.get_args(RejectCode)) - {
+    "ungrounded",
+    "altered_quote",
+    "injected",
+    "copied_from_prompt",
+    "not_upcoming",
+}
 
 
 def _span(loc: QuoteLocation) -> tuple[int | None, int | None]:

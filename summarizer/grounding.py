@@ -36,6 +36,12 @@ _DROPPED = frozenset("\u00ad\u200b\u200c\u200d\u2060\ufeff")
 _QUOTE_TRIM = " \"'.,;:!?-"
 # An elision inside a quote: "...", optionally bracketed ("[...]", "(...)").
 _ELISION = re.compile(r"\s*[\[(]?\.{3,}[\])]?\s*")
+# A quotation framed with who said it ("X said: '…'", "According to X, …", "The report states that …"); the
+# frame is the model's, the rest may be the article's words.
+_ATTRIBUTION = re.compile(
+    r"^(?:according to [^,]{1,80}, ?[\"'“‘]|[^\"“”]{1,80}?\b(?:said|says|stated|states|added|told [^:,]{1,40}|warned"
+    r"|wrote|argued|noted|insisted|declared)(?: that)?(?:: ?[\"'“‘]?|,? [\"'“‘]))(?P<q>.+)$"
+)
 # Fuzzy matches of very short quotes are meaningless (any short phrase resembles something).
 MIN_FUZZY_LENGTH = 12
 
@@ -108,12 +114,13 @@ def plain(text: str) -> str:
 
 _WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*|n't")
 #: Words that carry no content of their own (ignored when comparing the content of two texts).
-STOPWORDS = frozenset(
+_STOPWORDS = (
     "a an the of to in on at for from by with and or but as is are was were be been being has have had that this "
     "these those it its their his her they them he she we our us you your not no any all than then there which who "
     "whom whose what when where will would shall should can could may might must also into over under about after "
-    "before between against during while within without upon said says say".split()
+    "before between against during while within without upon said says say"
 )
+STOPWORDS = frozenset(_STOPWORDS.split())
 _NEGATIONS = frozenset({"not", "no", "never", "n't", "nor", "without"})
 
 
@@ -122,22 +129,39 @@ def words(text: str) -> list[str]:
     return _WORD.findall(normalise(text))
 
 
-def altered(quote: str, found: str) -> bool:
+#: Verbs of saying: a quote that has "stated" where the article has "said" reports the same thing.
+_SAYING = frozenset({"said", "says", "say", "stated", "states", "told", "tells", "added", "adds", "noted", "notes"})
+
+
+def altered(quote: str, found: str, *, negations: bool = True) -> bool:
     """Whether a fuzzy match changed a content word: a number, a negation, or a word with no close spelling in
-    the matched text ("claims" for "has captured"). Small spelling differences ("Zelensky"/"Zelenskyy") are not
-    changes."""
+    the matched text ("claims" for "has captured"). Other forms of the same word ("calls"/"called") and small
+    spelling differences ("Zelensky"/"Zelenskyy") are not changes.
+
+    ``negations=False`` for an elided quote, whose matched span includes the words left out."""
     q, f = words(quote), words(found)
     if {w for w in q if w[0].isdigit()} - {w for w in f if w[0].isdigit()}:
         return True
-    if sum(w in _NEGATIONS for w in q) != sum(w in _NEGATIONS for w in f):
+    if negations and sum(w in _NEGATIONS for w in q) != sum(w in _NEGATIONS for w in f):
         return True
     pool = set(f)
     for w in q:
-        if len(w) < 4 or w in STOPWORDS or w in pool:
+        if len(w) < 4 or w in STOPWORDS or w in _SAYING or w in pool:
             continue
-        if not any(fuzz.ratio(w, other) >= 80 for other in pool):
+        if not any(same_word(w, other) for other in pool):
             return True
     return False
+
+
+def same_word(a: str, b: str) -> bool:
+    """The same word in another form or spelling: "calls"/"called", "Ukraine"/"Ukrainian", "Zelensky"/"Zelenskyy"
+    (a shared stem of all but the last two letters of the shorter, at least four), or a close misspelling."""
+    stem = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        stem += 1
+    return (stem >= 4 and stem >= min(len(a), len(b)) - 2) or fuzz.ratio(a, b) >= 85
 
 
 def find_all(needle: str, haystack: str, start: int = 0) -> list[int]:
@@ -264,16 +288,23 @@ def locate(quote: str, source: str, *, fuzzy_threshold: float = 90.0) -> QuoteLo
             if score >= 100.0:
                 # Every part found verbatim, in order: an exact (if abridged) quotation.
                 return _located(quote, src, "exact", score, (start, end), 1)
-            status = "altered" if altered(core, src.text[start:end]) else "fuzzy"
+            changed = altered(core, src.text[start:end], negations=False)
+            status: QuoteStatus = "altered" if changed else "fuzzy"
             return _located(quote, src, status, score, (start, end), 0)
         # Fall back to matching the quote as one piece with the elisions closed up.
         core = " ".join(parts)
+
+    # "Jon Alterman said: 'Neither has …'": the model framed a verbatim quotation with who said it.
+    if (framed := _ATTRIBUTION.match(core)) and len(inner := framed.group("q").strip(_QUOTE_TRIM)) >= MIN_FUZZY_LENGTH:
+        hits = find_all(inner, src.text)
+        if hits:
+            return _located(quote, src, "fuzzy", 100.0, (hits[0], hits[0] + len(inner)), 0)
 
     if len(core) >= MIN_FUZZY_LENGTH:
         found = _fuzzy(core, src.text, 0, fuzzy_threshold)
         if found is not None:
             score, start, end = found
-            status: QuoteStatus = "altered" if altered(core, src.text[start:end]) else "fuzzy"
+            status = "altered" if altered(core, src.text[start:end]) else "fuzzy"
             return _located(quote, src, status, score, (start, end), 0)
     return QuoteLocation(quote=quote, status="missing", score=round(_best_score(core, src.text), 2), occurrences=0)
 

@@ -47,7 +47,8 @@ SCRIPT: dict[str, Any] = {
     "demands": {
         "demands": [
             {"demander": "Vladimir Putin", "addressee": "Ukraine", "demand": "Withdraw troops from claimed regions",
-             "consequence": "Russia takes them by force", "evidence": ["we will achieve this by force"]},
+             "consequence": "Russia takes them by force",
+             "evidence": ["If they don’t withdraw, we will achieve this by force"]},
         ]
     },
     "territorial_figures": {

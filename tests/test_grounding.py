@@ -234,8 +234,20 @@ def test_quotes_locates_each_distinct_quote_once_with_the_same_result_as_locate(
 
     monkeypatch.setattr(grounding, "locate", counted)
     quotes = Quotes(SOURCE)
-    asked = ["we will achieve this by force of arms", "Russia controls about 20% of Ukraine", "nowhere in it"]
+    asked = ["we will achieve this by force of arms", "Russia controls about 19 % of Ukraine", "nowhere in it"]
     found = [quotes(q) for q in asked + asked]
     assert searched == asked
     assert found == [locate(q, SOURCE) for q in asked + asked]
     assert [f.status for f in found[:3]] == ["exact", "fuzzy", "missing"]
+
+
+def test_a_fuzzy_match_that_changes_a_number_is_altered_not_grounded() -> None:
+    loc = locate("Russia controls about 20% of Ukraine", SOURCE)  # the article says 19%
+    assert loc.status == "altered"
+    assert span(loc) == "Russia controls about 19% of Ukraine"
+
+
+def test_a_quotation_framed_with_its_speaker_is_found() -> None:
+    loc = locate("Yuri Ushakov said: 'We are ready for serious talks'", SOURCE)
+    assert loc.status == "fuzzy" and span(loc) == "We are ready for serious talks"
+    assert locate("Ushakov said: 'We are ready for a ceasefire now'", SOURCE).status == "missing"
