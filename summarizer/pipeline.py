@@ -9,6 +9,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import json
+import re
 import time
 from typing import Any
 
@@ -40,6 +41,23 @@ from .schemas import (
 CALL_CATEGORIES: dict[str, tuple[str, ...]] = {
     call: tuple(c for c in CATEGORIES if c in model.model_fields) for call, model in CALLS.items()
 }
+
+
+#: Words without one of which an article states no share or area of territory: the territorial-figures call is
+#: not made for it (it costs a fifth of an article's model time and could only answer with a wrong figure).
+_AREA_OR_SHARE = re.compile(
+    r"%|\bper ?cent\b|\bsquare\b|\bsq\.? ?(?:km|mi)|\bkm2\b|km²|\bhectares?\b|\bacres?\b|\bthirds?\b|\bhalf\b"
+    r"|\bquarters?\b",
+    re.IGNORECASE,
+)
+
+
+def calls_for(text: str) -> dict[str, type[Record]]:
+    """The model calls an article needs: every call, except territorial figures where nothing in the text can be
+    a share or an area."""
+    if _AREA_OR_SHARE.search(text):
+        return CALLS
+    return {name: model for name, model in CALLS.items() if name != "territorial_figures"}
 
 
 def result_id(article: Article, backend: tuple[str, str], prompts: PromptSet, settings: Settings) -> str:
@@ -127,7 +145,7 @@ class Summarizer:
         published = article.published.isoformat() if article.published else None
         for part, chunk in enumerate(chunks, start=1):
             shared = self.prompts.article(text=chunk, title=article.title, published=published)
-            for call, model in CALLS.items():
+            for call, model in calls_for(chunk).items():
                 answer = await self.backend.call(call, self.prompts.messages(call, shared), model)
                 usage.add(answer.usage)
                 calls.append(CallTiming(name=call if len(chunks) == 1 else f"{call}[{part}]", ms=answer.ms))

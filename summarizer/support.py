@@ -378,11 +378,15 @@ def content_of(item: Record) -> str | None:
 
 
 def headline_end(source: str) -> int:
-    """Where the headline (the first line, when the text has a body below it) ends; 0 when there is none."""
+    """Where the headline ends: the first line, when it is short, does not end as a sentence does and has a body
+    below it; 0 when the text has no headline."""
     first = source.find("\n")
-    if first == -1:
+    if first == -1 or not source[first:].strip():
         return 0
-    return first if source[first:].strip() else 0
+    line = source[:first].strip()
+    if not line or len(line) > 200 or line[-1] in '.!?"”’':
+        return 0
+    return first
 
 
 def _body_sentences(source: str, start: int) -> list[str]:

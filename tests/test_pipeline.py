@@ -12,7 +12,7 @@ from summarizer import Settings, grounding, summarize
 from summarizer._postprocess import _INJECTION, NAME_FIELDS, injection_spans, occurs_as_words
 from summarizer._prompts import load_prompts
 from summarizer.backends.fake import EMPTY_ANSWERS, FakeBackend
-from summarizer.pipeline import CALL_CATEGORIES
+from summarizer.pipeline import CALL_CATEGORIES, calls_for
 from summarizer.schemas import (
     CALLS,
     CATEGORIES,
@@ -212,7 +212,6 @@ COPIED = {
 def test_items_naming_the_prompts_example_people_and_places_are_rejected() -> None:
     result = run(COPIED, text=OTHER_ARTICLE)
     assert [a.name for a in result.summary.actors] == ["Oren Tash"]
-    assert [p.stance for p in result.summary.positions] == ["A serious basis for talks."]
     assert result.summary.demands == []
     reasons = {(r.category, r.reason) for r in result.rejected}
     assert reasons == {
@@ -220,16 +219,19 @@ def test_items_naming_the_prompts_example_people_and_places_are_rejected() -> No
          "and is not in the article"),
         ("demands", "copied from the prompt: addressee 'Norland' comes from the instructions' invented "
          "example and is not in the article"),
+        # The stance worded like the example is not taken for a copy; its quote does not state it, though.
+        ("positions", "unsupported: its quote shares no content word with what the record says"),
     }  # fmt: skip
     counts = result.grounding.counts
-    assert (counts.items, counts.grounded_items, counts.ungrounded_items) == (4, 2, 2)  # evidence found, not trusted
+    assert (counts.items, counts.grounded_items, counts.ungrounded_items) == (4, 1, 2)  # evidence found, not trusted
+    assert counts.unsupported_items == 1
 
 
 def test_an_example_name_the_article_also_contains_is_kept() -> None:
     result = run(COPIED, text=OTHER_ARTICLE + " Ana Lind of Norland is expected in Velmar.")
     assert [a.name for a in result.summary.actors] == ["Oren Tash", "Ana Lind"]
     assert [d.addressee for d in result.summary.demands] == ["Norland"]
-    assert result.rejected == []
+    assert [r.code for r in result.rejected] == ["content_not_in_quote"]  # nothing taken for a copy
 
 
 def test_an_example_name_inside_a_longer_word_of_the_article_is_still_a_copy() -> None:
@@ -417,7 +419,7 @@ def test_long_articles_are_chunked_and_merged_without_duplicates() -> None:
     assert len(result.summary.positions) == 1
     parts = len([c for c in backend.calls if c[0] == "overview"])
     assert parts > 1
-    assert result.usage.model_calls == 5 * parts
+    assert result.usage.model_calls == len(calls_for(paragraph)) * parts == 4 * parts  # no figures call: no area
     assert any(w.startswith("chunked:") for w in result.warnings)
     assert result.timings.calls[-1].name == f"upcoming_meetings[{parts}]"
 
@@ -428,7 +430,7 @@ def test_envelope_records_provenance_usage_and_a_stable_id() -> None:
     assert first.id == second.id and first.id.startswith("sum_")
     assert run({}, published="2025-11-27").id != first.id
     assert first.provenance.backend == "fake" and first.provenance.schema_version == "1"
-    assert first.provenance.prompt_version == "extract-2"
+    assert first.provenance.prompt_version == "extract-3"
     assert first.usage.model_calls == 5 and first.usage.prompt_tokens > 0
     assert [c.name for c in first.timings.calls] == list(CALLS)
     ArticleSummary.model_validate(first.summary.model_dump())
