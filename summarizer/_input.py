@@ -21,6 +21,9 @@ class Article:
     warnings: list[str] = field(default_factory=list)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def decode_bytes(data: bytes, *, what: str = "input") -> str:
     """Strict UTF-8 with a clear error for binary or mis-encoded data."""
     if b"\x00" in data[:65536]:
@@ -36,6 +39,12 @@ def decode_bytes(data: bytes, *, what: str = "input") -> str:
 
 
 def _check_text(text: str, *, what: str) -> str:
+    if _SURROGATE.search(text):
+        raise InputError(
+            f"{what} contains a lone surrogate (an unpaired \\ud800-\\udfff escape from a broken encoder); "
+            "re-encode it as UTF-8",
+            code="not_utf8",
+        )
     sample = text[:65536]
     controls = len(_CONTROL_CHARS.findall(sample))
     if "\x00" in sample or (sample and controls / len(sample) > 0.01):
@@ -53,9 +62,14 @@ def parse_published(value: str | dt.date | None) -> dt.date | None:
     if not text:
         return None
     try:
-        return dt.date.fromisoformat(text[:10])
+        if len(text) == 10:
+            return dt.date.fromisoformat(text)
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text).date()
     except ValueError:
-        raise InputError(f"published date {value!r} is not an ISO date (YYYY-MM-DD)", code="bad_published") from None
+        raise InputError(
+            f"published date {value!r} is not an ISO date or date-time (YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM])",
+            code="bad_published",
+        ) from None
 
 
 def _from_html(html: str) -> tuple[str, str | None, dt.date | None]:

@@ -5,8 +5,10 @@ version, schema version and the options that change generation), so a hit is the
 give again. The CLI, the batch job and the HTTP API share one file, ``<cache_dir>/results.sqlite3``,
 safely from several processes at once (WAL journal, busy timeout, one short transaction per write).
 
-A cache that cannot be opened is a ``ConfigError`` (say where to put it, or turn it off); a read or write
-that fails later is logged and treated as a miss, so the cache never fails an article.
+A cache file that is damaged (not a SQLite database, a malformed image) is moved aside to
+``results.sqlite3.damaged-<UTC time>`` and a new one is created, with one warning naming both paths. A cache that
+cannot be opened at all (an unwritable directory) is a ``ConfigError`` naming the file; a read or write that fails
+later is logged and treated as a miss, so the cache never fails an article.
 
 Only results that passed schema validation and grounding are stored: a call that failed, was cut off or
 never validated raises before anything is written. A stored row that no longer validates (for example
@@ -53,20 +55,63 @@ class ResultCache:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
+        #: (damaged file, where it was moved) when the file found was not a usable cache.
+        self.moved_aside: tuple[Path, Path] | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None
-            )
-            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")
-            self._db.execute(_SCHEMA)
+            try:
+                self._db = self._connect()
+            except sqlite3.DatabaseError as exc:
+                if isinstance(exc, sqlite3.OperationalError) or not self.path.is_file():
+                    raise
+                self.moved_aside = (self.path, self._move_aside())
+                log.warning(
+                    "result cache %s is damaged (%s); moved it to %s and started a new cache",
+                    self.path, exc, self.moved_aside[1],
+                )  # fmt: skip
+                self._db = self._connect()
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(
-                f"cannot open the result cache {self.path}: {exc} (set --cache-dir / SUMMARIZER_CACHE_DIR to a "
-                "writable directory, or pass --no-cache)"
+                f"cannot open the result cache {self.path}: {exc} (make its directory writable, set --cache-dir / "
+                "SUMMARIZER_CACHE_DIR to another directory, or pass --no-cache)"
             ) from exc
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None)
+        try:
+            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.execute(_SCHEMA)
+            db.execute("SELECT COUNT(*) FROM results").fetchone()
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _move_aside(self) -> Path:
+        """Rename the damaged file (and its journal files) to ``<name>.damaged-<UTC time>``; the new path."""
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        target = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
+        n = 1
+        while target.exists():
+            n += 1
+            target = self.path.with_name(f"{self.path.name}.damaged-{stamp}-{n}")
+        os.replace(self.path, target)
+        for suffix in ("-wal", "-shm"):
+            journal = self.path.with_name(self.path.name + suffix)
+            if journal.exists():
+                os.replace(journal, target.with_name(target.name + suffix))
+        return target
+
+    def usable(self) -> bool:
+        """Whether the cache answers a query now (the API's readiness probe asks)."""
+        try:
+            with self._lock:
+                self._db.execute("SELECT 1 FROM results LIMIT 1").fetchall()
+        except sqlite3.Error:
+            return False
+        return True
 
     def get(self, result_id: str, *, source: Source | None = None) -> SummaryResult | None:
         """The cached result for ``result_id`` marked as a hit, or None. ``source`` replaces the stored one

@@ -74,6 +74,16 @@ class Settings(BaseSettings):
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list, description="Bearer tokens accepted by the HTTP API, comma-separated. Empty: no auth."
     )
+    api_admin_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Bearer tokens that are also accepted and see every caller's batches, comma-separated.",
+    )
+    api_key_share: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="With keys configured: the share of running + waiting request slots one key may hold (then 429).",
+    )
     api_timeout: float = Field(
         600.0, gt=0, description="Seconds before an HTTP summary request gives up with 504 (queue wait included)."
     )
@@ -90,7 +100,7 @@ class Settings(BaseSettings):
         None, description="SQLite file of HTTP batches and their results. Default: <cache_dir>/api-batches.sqlite3."
     )
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "api_admin_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):

@@ -275,7 +275,12 @@ def test_unreachable_backend_is_503_and_not_ready(article: str) -> None:
         ready = client.get("/readyz")
         health = client.get("/healthz")
     assert "unreachable" in assert_error(response, 503, "backend_unavailable")["message"]
-    assert ready.status_code == 503 and ready.json() == {"ready": False, "backend": "openai"}
+    assert ready.status_code == 503 and ready.json() == {
+        "ready": False,
+        "backend": "openai",
+        "result_cache": True,
+        "batch_store": True,
+    }
     assert health.status_code == 200 and health.json() == {"status": "ok"}
 
 
@@ -328,7 +333,12 @@ def test_routes_health_metrics_and_docs(article: str) -> None:
         docs, schema = client.get("/docs"), client.get("/openapi.json")
         missing, wrong_method = client.get("/v2/nothing"), client.delete("/v1/summaries")
         metrics = client.get("/metrics")
-    assert health.json() == {"status": "ok"} and ready.json() == {"ready": True, "backend": "fake"}
+    assert health.json() == {"status": "ok"} and ready.json() == {
+        "ready": True,
+        "backend": "fake",
+        "result_cache": None,
+        "batch_store": True,
+    }
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
     paths = schema.json()["paths"]
     assert {"/v1/summaries", "/v1/batches", "/v1/batches/{batch_id}", "/v1/batches/{batch_id}/results"} <= set(paths)

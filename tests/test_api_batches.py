@@ -97,8 +97,8 @@ def test_batch_errors() -> None:
     assert_error(empty, 422, "invalid_request")
     assert_error(no_text, 422, "invalid_request")
     assert_error(malformed, 400, "malformed_json")
-    assert_error(unknown, 404, "not_found")
-    assert_error(unknown_results, 404, "not_found")
+    assert_error(unknown, 404, "batch_not_found")
+    assert_error(unknown_results, 404, "batch_not_found")
 
 
 def _result(settings: Settings) -> SummaryResult:

@@ -2,6 +2,10 @@
 
 Tokens are compared in constant time against every configured key (no early exit, no length leak
 beyond what ``hmac.compare_digest`` allows), and neither the keys nor the token are ever logged.
+
+Each key is a tenant: the request's caller is the key's fingerprint (a hash, never the key), which owns the
+batches it creates and holds its own share of the request slots. Keys in ``SUMMARIZER_API_ADMIN_KEYS`` are
+accepted too and see every tenant's batches.
 """
 
 from __future__ import annotations
@@ -9,9 +13,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 
@@ -24,28 +29,59 @@ def _digest(value: str) -> bytes:
     return hashlib.sha256(value.encode("utf-8")).digest()
 
 
+@dataclass(frozen=True)
+class Caller:
+    """Who makes a request: the fingerprint of its key (None when auth is off) and whether it is an admin key."""
+
+    tenant: str | None
+    admin: bool
+
+    def sees(self, owner: str | None) -> bool:
+        """Whether this caller may see a batch owned by ``owner``."""
+        return self.admin or self.tenant is None or owner == self.tenant
+
+
+ANYONE = Caller(tenant=None, admin=True)
+
+
+def fingerprint(token: str) -> str:
+    """A key's tenant id: part of its SHA-256, never the key itself."""
+    return "key_" + hashlib.sha256(b"summarizer-tenant:" + token.encode("utf-8")).hexdigest()[:24]
+
+
 class KeyChecker:
     """Holds digests of the configured keys; equal-length digests make each comparison constant-time."""
 
-    def __init__(self, keys: Sequence[SecretStr]) -> None:
+    def __init__(self, keys: Sequence[SecretStr], admin_keys: Sequence[SecretStr] = ()) -> None:
         self._digests = [_digest(k.get_secret_value()) for k in keys]
+        self._admin = [_digest(k.get_secret_value()) for k in admin_keys]
 
     @property
     def enabled(self) -> bool:
-        return bool(self._digests)
+        return bool(self._digests or self._admin)
 
-    def accepts(self, token: str) -> bool:
-        offered = _digest(token)
+    @staticmethod
+    def _matches(offered: bytes, digests: list[bytes]) -> bool:
         matched = False
-        for digest in self._digests:
+        for digest in digests:
             matched |= hmac.compare_digest(offered, digest)
         return matched
 
+    def accepts(self, token: str) -> bool:
+        offered = _digest(token)
+        return self._matches(offered, self._digests) | self._matches(offered, self._admin)
+
+    def is_admin(self, token: str) -> bool:
+        return self._matches(_digest(token), self._admin)
+
 
 def require_key(checker: KeyChecker) -> Callable[..., Awaitable[None]]:
-    """A FastAPI dependency that answers 401 unless the request carries an accepted bearer token."""
+    """A FastAPI dependency that answers 401 unless the request carries an accepted bearer token; it records the
+    request's ``Caller`` in ``request.state.caller``."""
 
-    async def dependency(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
+    async def dependency(
+        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    ) -> None:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise ApiError(
                 401,
@@ -55,5 +91,11 @@ def require_key(checker: KeyChecker) -> Callable[..., Awaitable[None]]:
             )
         if not checker.accepts(credentials.credentials):
             raise ApiError(401, "unauthorized", "invalid bearer token", {"WWW-Authenticate": "Bearer"})
+        request.state.caller = Caller(fingerprint(credentials.credentials), checker.is_admin(credentials.credentials))
 
     return dependency
+
+
+def caller_of(request: Request) -> Caller:
+    """The request's caller (everyone is the same caller when auth is off)."""
+    return getattr(request.state, "caller", ANYONE)

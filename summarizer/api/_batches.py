@@ -20,6 +20,7 @@ from ..batch import BatchRecord, RecordError, run_batch
 from ..errors import BackendError, BackendTimeoutError, BackendUnavailableError, OutputValidationError
 from ..pipeline import Summarizer
 from ..schemas import SummaryResult
+from ._auth import Caller, caller_of
 from ._errors import ApiError
 from ._metrics import Metrics
 from ._models import BatchIn, BatchStatus, error_responses
@@ -151,10 +152,10 @@ Runner = Annotated[BatchRunner, Depends(_runner)]
 def batch_router(dependencies: list[Any]) -> APIRouter:
     router = APIRouter(prefix="/v1/batches", tags=["batches"], dependencies=dependencies)
 
-    async def status_row(runner: BatchRunner, batch_id: str) -> dict[str, Any]:
+    async def status_row(runner: BatchRunner, batch_id: str, caller: Caller) -> dict[str, Any]:
         row = await asyncio.to_thread(runner.db.status, batch_id)
-        if row is None:
-            raise ApiError(404, "not_found", f"no batch {batch_id[:100]!r}")
+        if row is None or not caller.sees(row.get("tenant")):  # another key's batch is not there for this one
+            raise ApiError(404, "batch_not_found", f"no batch {batch_id[:100]!r}")
         return row
 
     @router.post(
@@ -178,17 +179,18 @@ def batch_router(dependencies: list[Any]) -> APIRouter:
             seen.add(article_id)
             articles.append((article_id, article.model_dump(exclude={"id"})))
         batch_id = f"bat_{uuid.uuid4().hex}"
-        await asyncio.to_thread(runner.db.create, batch_id, articles)
+        caller = caller_of(request)
+        await asyncio.to_thread(runner.db.create, batch_id, articles, caller.tenant)
         runner.wake()
-        status = batch_status(await status_row(runner, batch_id))
+        status = batch_status(await status_row(runner, batch_id, caller))
         return JSONResponse(
             status.model_dump(mode="json"), status_code=202, headers={"Location": f"/v1/batches/{batch_id}"}
         )
 
     @router.get("/{batch_id}", response_model=BatchStatus, responses=error_responses(401, 404), summary="Batch status")
-    async def get_batch(batch_id: str, runner: Runner) -> BatchStatus:
-        """Status and progress of a batch."""
-        return batch_status(await status_row(runner, batch_id))
+    async def get_batch(batch_id: str, request: Request, runner: Runner) -> BatchStatus:
+        """Status and progress of a batch (404 for a batch another key created)."""
+        return batch_status(await status_row(runner, batch_id, caller_of(request)))
 
     @router.get(
         "/{batch_id}/results",
@@ -204,9 +206,9 @@ def batch_router(dependencies: list[Any]) -> APIRouter:
         },
         summary="Batch results (JSON Lines)",
     )
-    async def get_results(batch_id: str, runner: Runner) -> StreamingResponse:
-        """The results recorded so far; complete once the batch status is done."""
-        row = await status_row(runner, batch_id)
+    async def get_results(batch_id: str, request: Request, runner: Runner) -> StreamingResponse:
+        """The results recorded so far; complete once the batch status is done (404 for another key's batch)."""
+        row = await status_row(runner, batch_id, caller_of(request))
 
         async def lines() -> AsyncIterator[bytes]:
             last = -1

@@ -56,6 +56,10 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
     return JSONResponse(error_body(code, message), status_code=status, headers=headers)
 
 
+#: What a caller is told of a fault in the server's own configuration or storage (the log has the details).
+SERVER_FAULT = "the server cannot serve requests: its configuration or storage is unusable (details in the server log)"
+
+
 def status_for(exc: SummarizerError) -> int:
     """The HTTP status of a library error: input 413/422, backend 502/503/504, configuration 500."""
     if isinstance(exc, InputTooLargeError):
@@ -99,6 +103,8 @@ def install_error_handlers(app: FastAPI) -> None:
         status = status_for(exc)
         if status >= 500:
             log.warning("request failed: %s (%s)", exc.code, exc.message)
+        if status == 500:  # the server's own configuration or storage: its paths and details stay in its log
+            return error_response(status, exc.code, SERVER_FAULT)
         return error_response(status, exc.code, exc.message)
 
     @app.exception_handler(RequestValidationError)

@@ -7,6 +7,7 @@ import asyncio
 import json
 import math
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -14,51 +15,82 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._errors import ApiError, error_body
 
+#: Retry-After is measured over the last requests to finish (at most this many, within this many seconds).
+DRAIN_WINDOW = 32
+DRAIN_HORIZON_S = 60.0
+
 
 class Admission:
-    """At most ``limit`` summaries run at once and at most ``queue_size`` wait; the rest are refused."""
+    """At most ``limit`` summaries run at once and at most ``queue_size`` wait; the rest are refused.
 
-    def __init__(self, limit: int, queue_size: int, on_reject: Callable[[], None] | None = None) -> None:
+    With ``tenant_share`` below 1, one caller (an API key) may hold at most that share of the running + waiting
+    places: past it, that caller gets 429 while others are still admitted.
+    """
+
+    def __init__(
+        self, limit: int, queue_size: int, on_reject: Callable[[], None] | None = None, *, tenant_share: float = 1.0
+    ) -> None:
         self.limit = limit
         self.on_reject = on_reject
         self.queue_size = queue_size
+        self.tenant_cap = max(1, math.floor(tenant_share * (limit + queue_size)))
         self.active = 0
         self.waiting = 0
         self.rejected = 0
+        self.held: dict[str, int] = {}
         self._slots = asyncio.Semaphore(limit)
-        self._mean_s = 1.0  # moving average of how long a slot is held, for Retry-After
+        self._mean_s = 1.0  # moving average of how long a slot is held, before any drain rate is measured
+        self._finished: deque[float] = deque(maxlen=DRAIN_WINDOW)  # when recent requests released their slot
 
     def retry_after(self) -> int:
-        """Seconds until a slot is likely free for a new caller: the queue ahead drained at the current pace."""
+        """Seconds until a slot is likely free for a new caller: the queue ahead at the measured drain rate (the
+        pace at which the last requests finished), or from the mean slot time before any has finished."""
         ahead = self.waiting + 1
-        return max(1, min(60, math.ceil(self._mean_s * ahead / self.limit)))
+        now = time.monotonic()
+        recent = [t for t in self._finished if now - t <= DRAIN_HORIZON_S]
+        if len(recent) >= 2 and recent[-1] > recent[0]:
+            per_second = (len(recent) - 1) / (recent[-1] - recent[0])
+            estimate = ahead / per_second
+        else:
+            estimate = self._mean_s * ahead / self.limit
+        return max(1, min(60, math.ceil(estimate)))
+
+    def _refuse(self, message: str) -> ApiError:
+        self.rejected += 1
+        if self.on_reject is not None:
+            self.on_reject()
+        retry = self.retry_after()
+        return ApiError(429, "overloaded", f"{message}; retry in {retry} s", {"Retry-After": str(retry)})
 
     @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
+    async def slot(self, tenant: str | None = None) -> AsyncIterator[None]:
         if self._slots.locked() and self.waiting >= self.queue_size:
-            self.rejected += 1
-            if self.on_reject is not None:
-                self.on_reject()
-            retry = self.retry_after()
-            raise ApiError(
-                429,
-                "overloaded",
-                f"server busy: {self.active} requests running and {self.waiting} waiting; retry in {retry} s",
-                {"Retry-After": str(retry)},
-            )
-        self.waiting += 1
+            raise self._refuse(f"server busy: {self.active} requests running and {self.waiting} waiting")
+        if tenant is not None and self.held.get(tenant, 0) >= self.tenant_cap:
+            raise self._refuse(f"this key already has {self.tenant_cap} requests running or waiting, its share")
+        if tenant is not None:
+            self.held[tenant] = self.held.get(tenant, 0) + 1
         try:
-            await self._slots.acquire()
+            self.waiting += 1
+            try:
+                await self._slots.acquire()
+            finally:
+                self.waiting -= 1
+            self.active += 1
+            started = time.monotonic()
+            try:
+                yield
+            finally:
+                self.active -= 1
+                self._slots.release()
+                finished = time.monotonic()
+                self._finished.append(finished)
+                self._mean_s = 0.8 * self._mean_s + 0.2 * (finished - started)
         finally:
-            self.waiting -= 1
-        self.active += 1
-        started = time.monotonic()
-        try:
-            yield
-        finally:
-            self.active -= 1
-            self._slots.release()
-            self._mean_s = 0.8 * self._mean_s + 0.2 * (time.monotonic() - started)
+            if tenant is not None:
+                self.held[tenant] -= 1
+                if not self.held[tenant]:
+                    del self.held[tenant]
 
 
 class BodyLimitMiddleware:

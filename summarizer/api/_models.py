@@ -95,6 +95,8 @@ class Health(Strict):
 class Readiness(Strict):
     ready: bool
     backend: str
+    result_cache: bool | None = Field(None, description="Whether the result cache is usable; null when it is off.")
+    batch_store: bool = Field(True, description="Whether the batches file is usable.")
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -10,9 +10,12 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from .._input import Article
-from ..errors import BackendError, SummarizerError
+from ..cache import result_cache
+from ..config import Settings
+from ..errors import BackendError, ConfigError, SummarizerError
 from ..pipeline import Summarizer
 from ..schemas import SummaryResult
+from ._auth import caller_of
 from ._errors import ApiError
 from ._logging import USAGE_KEY
 from ._metrics import CONTENT_TYPE
@@ -49,7 +52,7 @@ def summary_router(dependencies: list[Any]) -> APIRouter:
         try:
             async with asyncio.timeout(timeout):
                 article = await _prepare(runtime.summarizer, body)
-                async with runtime.admission.slot():
+                async with runtime.admission.slot(caller_of(request).tenant):
                     result: SummaryResult = await runtime.summarizer.summarize_article(article)
         except TimeoutError:
             runtime.metrics.observe_error("timeout", source="api", backend=False)
@@ -77,11 +80,17 @@ def ops_router(metrics_dependencies: list[Any]) -> APIRouter:
     @router.get(
         "/readyz",
         response_model=Readiness,
-        responses={503: {"model": Readiness, "description": "The model backend is not reachable."}},
+        responses={
+            503: {
+                "model": Readiness,
+                "description": "The backend is not reachable, or the cache or batches file is unusable.",
+            }
+        },
         summary="Readiness",
     )
     async def readyz(request: Request) -> JSONResponse:
-        """Whether the model backend can take a request now (503 when it cannot)."""
+        """Whether the server can take a request now: the model backend answers and the result cache and the
+        batches file are usable (503 when one is not)."""
         summarizer: Summarizer = request.app.state.runtime.summarizer
         try:
             # shielded: a probe that gives up does not cancel a backend that is still starting
@@ -89,7 +98,11 @@ def ops_router(metrics_dependencies: list[Any]) -> APIRouter:
         except Exception as exc:  # a probe that fails or hangs means not ready
             log.warning("readiness probe failed: %r", exc)
             ready = False
-        body = Readiness(ready=ready, backend=summarizer.backend.name)
+        cache_ok = await asyncio.to_thread(_cache_usable, summarizer.settings)
+        store_ok = await asyncio.to_thread(request.app.state.runtime.batches.db.usable)
+        body = Readiness(ready=ready, backend=summarizer.backend.name, result_cache=cache_ok, batch_store=store_ok)
+        ready = ready and cache_ok is not False and store_ok
+        body.ready = ready
         return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 
     @router.get(
@@ -110,3 +123,13 @@ def ops_router(metrics_dependencies: list[Any]) -> APIRouter:
         return Response(request.app.state.runtime.metrics.render(), media_type=CONTENT_TYPE)
 
     return router
+
+
+def _cache_usable(settings: Settings) -> bool | None:
+    """Whether the result cache opens and answers; None when caching is off for these settings."""
+    try:
+        cache = result_cache(settings)
+    except ConfigError as exc:
+        log.warning("result cache unusable: %s", exc.message)
+        return False
+    return None if cache is None else cache.usable()

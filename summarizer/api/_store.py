@@ -47,7 +47,8 @@ CREATE TABLE IF NOT EXISTS batches (
     prompt_tokens INTEGER NOT NULL DEFAULT 0,
     completion_tokens INTEGER NOT NULL DEFAULT 0,
     grounded INTEGER NOT NULL DEFAULT 0,
-    ungrounded INTEGER NOT NULL DEFAULT 0
+    ungrounded INTEGER NOT NULL DEFAULT 0,
+    tenant TEXT
 );
 CREATE TABLE IF NOT EXISTS articles (
     batch_id TEXT NOT NULL,
@@ -102,10 +103,22 @@ class BatchDB:
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = FULL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(batches)")}
+        if "tenant" not in columns:  # a file written before batches had owners: its batches belong to no key
+            self._db.execute("ALTER TABLE batches ADD COLUMN tenant TEXT")
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def usable(self) -> bool:
+        """Whether the batches file answers a query now (the readiness probe asks)."""
+        try:
+            with self._lock:
+                self._db.execute("SELECT 1 FROM batches LIMIT 1").fetchall()
+        except sqlite3.Error:
+            return False
+        return True
 
     def _tx(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         with self._lock:
@@ -118,10 +131,13 @@ class BatchDB:
             self._db.execute("COMMIT")
             return out
 
-    def create(self, batch_id: str, articles: list[tuple[str, dict[str, Any]]]) -> None:
+    def create(self, batch_id: str, articles: list[tuple[str, dict[str, Any]]], tenant: str | None = None) -> None:
+        """Store a new batch; ``tenant`` (an API key's fingerprint) owns it."""
+
         def write(db: sqlite3.Connection) -> None:
             db.execute(
-                "INSERT INTO batches (id, created, total) VALUES (?, ?, ?)", (batch_id, time.time(), len(articles))
+                "INSERT INTO batches (id, created, total, tenant) VALUES (?, ?, ?, ?)",
+                (batch_id, time.time(), len(articles), tenant),
             )
             db.executemany(
                 "INSERT INTO articles (batch_id, seq, id, payload) VALUES (?, ?, ?, ?)",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,9 @@ def _str_field(obj: dict[str, Any], name: str) -> str | None:
     raise InputError(f"{name!r} must be a string, not {type(value).__name__}", code="bad_record")
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def record_from_json(obj: Any, *, number: int) -> BatchRecord:
     """One JSON Lines record ``{id?, text|html, title?, url?, published?}``; errors become error records."""
     if not isinstance(obj, dict):
@@ -88,9 +92,13 @@ def record_from_json(obj: Any, *, number: int) -> BatchRecord:
     content = text if text is not None else html
     record_id = str(raw_id) if raw_id is not None and str(raw_id).strip() else None
     if record_id is None and isinstance(content, str):
-        record_id = content_id(content)
+        record_id = content_id(content.encode("utf-8", "surrogatepass").decode("utf-8", "replace"))
     if record_id is None:
         return _line_error(number, "no 'text' or 'html' string (and no 'id')")
+    broken = [f"'{k}'" for k, v in obj.items() if isinstance(v, str) and _SURROGATE.search(v)]
+    if broken:
+        message = f"line {number}: {', '.join(broken)} contain(s) a lone surrogate (\\ud800-\\udfff) that is not text"
+        return BatchRecord(record_id, error=InputError(message, code="not_utf8"))
     try:
         if (text is None) == (html is None):
             raise InputError("give exactly one of 'text' or 'html'", code="bad_record")

@@ -47,11 +47,33 @@ def state_path(out: Path) -> Path:
     return out.with_name(out.name + ".state.sqlite3")
 
 
+def state_key(record_id: str) -> str | bytes:
+    """The id as the state file keys it: the id itself, or, for an id UTF-8 cannot encode (a lone surrogate such
+    as "x\\udc80" from a broken upstream encoder, valid in JSON), its bytes with the surrogates kept, stored as a
+    BLOB, which never equals any text id."""
+    try:
+        record_id.encode("utf-8")
+    except UnicodeEncodeError:
+        return record_id.encode("utf-8", "surrogatepass")
+    return record_id
+
+
+def json_line(entry: dict[str, Any]) -> bytes:
+    """One output line: UTF-8 JSON, with \\u escapes only where a string cannot be UTF-8 (lone surrogates), so
+    the id is kept exactly as given."""
+    try:
+        return (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
+    except UnicodeEncodeError:
+        return (json.dumps(entry) + "\n").encode("ascii")
+
+
 class JsonlStore:
     """``BatchStore`` over ``out`` (JSON Lines) and its state file. Use as a context manager."""
 
     def __init__(self, out: Path, *, retry_failed: bool = False) -> None:
-        self.out = Path(out)
+        # The real file, whatever the path given: a symlink, a relative path or ".." cannot open a second writer
+        # of the same output under another name (the lock and the state file follow the real file).
+        self.out = Path(os.path.realpath(out))
         self.retry_failed = retry_failed
         if self.out.is_dir():
             raise InputError(f"--out {self.out} is a directory; give a file path such as results.jsonl")
@@ -84,8 +106,8 @@ class JsonlStore:
         await self._in_thread(self._append, record_id, "done", line.encode("utf-8"))
 
     async def record_error(self, record_id: str, error: RecordError) -> None:
-        line = json.dumps({"id": record_id, "status": "failed", "error": error.to_json()}, ensure_ascii=False)
-        await self._in_thread(self._append, record_id, "failed", (line + "\n").encode("utf-8"))
+        entry = {"id": record_id, "status": "failed", "error": error.to_json()}
+        await self._in_thread(self._append, record_id, "failed", json_line(entry))
 
     # -- what is in the output -----------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
@@ -114,7 +136,7 @@ class JsonlStore:
         return await asyncio.get_running_loop().run_in_executor(self._pool, func, *args)
 
     def _should_run(self, record_id: str) -> bool:
-        row = self._db.execute("SELECT status, run FROM records WHERE id = ?", (record_id,)).fetchone()
+        row = self._db.execute("SELECT status, run FROM records WHERE id = ?", (state_key(record_id),)).fetchone()
         if row is None:
             return True
         status, run = row
@@ -137,13 +159,14 @@ class JsonlStore:
     def _commit(self, record_id: str, status: str, offset: int, length: int) -> None:
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
-            old = self._db.execute("SELECT length FROM records WHERE id = ?", (record_id,)).fetchone()
+            key = state_key(record_id)
+            old = self._db.execute("SELECT length FROM records WHERE id = ?", (key,)).fetchone()
             if old is not None:
                 superseded = int(self._meta("superseded", "0")) + int(old[0])
                 self._set_meta("superseded", str(superseded))
             self._db.execute(
                 "INSERT OR REPLACE INTO records (id, status, offset, length, run) VALUES (?, ?, ?, ?, ?)",
-                (record_id, status, offset, length, self.run),
+                (key, status, offset, length, self.run),
             )
             self._set_meta("end", str(offset + length))
 
@@ -181,11 +204,12 @@ class JsonlStore:
             superseded = 0
             end = 0
             for record_id, status, offset, length in scan_output(self.out):
-                old = self._db.execute("SELECT length FROM records WHERE id = ?", (record_id,)).fetchone()
+                key = state_key(record_id)
+                old = self._db.execute("SELECT length FROM records WHERE id = ?", (key,)).fetchone()
                 superseded += int(old[0]) if old else 0
                 self._db.execute(
                     "INSERT OR REPLACE INTO records (id, status, offset, length, run) VALUES (?, ?, ?, ?, 0)",
-                    (record_id, status, offset, length),
+                    (key, status, offset, length),
                 )
                 end = offset + length
             self._set_meta("superseded", str(superseded))
