@@ -101,6 +101,9 @@ def prepare_article(
     """Validate and normalise one article. Raises InputError naming the problem."""
     if (text is None) == (html is None):
         raise InputError("give exactly one of text or html", code="bad_input")
+    for name, value in (("title", title), ("url", url), ("published", published)):
+        if isinstance(value, str) and _SURROGATE.search(value):
+            raise InputError(f"{name} contains a lone surrogate (\\ud800-\\udfff) that is not text", code="not_utf8")
     pub = parse_published(published)
     if html is not None:
         raw = decode_bytes(html, what="html") if isinstance(html, bytes) else html
