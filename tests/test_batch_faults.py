@@ -15,7 +15,15 @@ from .test_batch_helpers import SCRIPT, check_exactly_once, read_output, write_c
 
 RECORDS = 1000
 FAULTS = ("500", "429", "timeout", "truncated", "invalid")
-BAD_INPUT_CODES = {"empty_input", "binary_input", "input_too_large", "bad_record", "bad_json"}
+BAD_INPUT_CODES = {
+    "empty_input",
+    "binary_input",
+    "input_too_large",
+    "bad_record",
+    "bad_json",
+    "not_utf8",
+    "bad_published",
+}
 runner = CliRunner()
 
 

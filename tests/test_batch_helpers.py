@@ -73,7 +73,12 @@ def write_corpus(path: Path, n: int, *, bad: bool = True) -> set[str]:
             file.write(json.dumps({"id": "bad-both", "text": "a", "html": "<p>a</p>"}) + "\n")
             file.write("{not json at all\n")
             file.write("[1, 2, 3]\n")
+            # Valid JSON no encoder should produce: a lone surrogate in the id and in the text; a date with a tail.
+            file.write(json.dumps({"id": "bad-id-\udc80", "text": "Officials said talks resume."}) + "\n")
+            file.write(json.dumps({"id": "bad-text", "text": "Talks \udc81 resume."}) + "\n")
+            file.write(json.dumps({"id": "bad-date", "text": "Talks resume.", "published": "2025-11-27garbage"}) + "\n")
             ids |= {"bad-empty", "bad-binary", "bad-large", "bad-both", f"line-{n + 5}", f"line-{n + 6}"}
+            ids |= {"bad-id-\udc80", "bad-text", "bad-date"}
     return ids
 
 

@@ -1,4 +1,5 @@
-"""The batch command killed with SIGKILL at random points and resumed: every record exactly once, no torn line."""
+"""The batch command killed with SIGKILL at random points and resumed, against an endpoint that fails a fifth of its
+requests and a corpus with poison records: every record exactly once, no torn line."""
 
 from __future__ import annotations
 
@@ -44,9 +45,11 @@ def test_sigkill_at_random_points_then_resume(tmp_path: Path) -> None:
     rng = random.Random(6)
     exe = Path(sys.executable).with_name("summarizer")
     kills, torn_tails, uncommitted = 0, 0, 0
-    with FakeOpenAIServer(SCRIPT, latency_ms=5) as server:
+    faults = ("500", "429", "disconnect", "truncated", "invalid")  # each retried or re-asked by the client
+    with FakeOpenAIServer(SCRIPT, latency_ms=5, fault_rate=0.2, fault_kinds=faults, seed=6) as server:
         args = [str(exe), "batch", str(source), "--out", str(out), "--base-url", server.base_url]
-        args += ["--concurrency", "8", "--no-cache", "--max-input-chars", "2000"]
+        args += ["--concurrency", "8", "--no-cache", "--max-input-chars", "2000", "--max-retries", "8"]
+        args += ["--max-reasks", "5"]
         for _ in range(KILLS):
             proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:
