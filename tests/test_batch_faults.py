@@ -83,7 +83,7 @@ def test_flaky_endpoint_and_bad_records_give_every_record_exactly_once(tmp_path:
         assert run_batch_cli(source, out, tmp_path / "report-3.json", server.base_url, "--retry-failed") == 1
     retried = json.loads((tmp_path / "report-3.json").read_text())
     assert retried["done"] == len(model_failures)
-    assert retried["failed"] == len(BAD_INPUT_CODES) + 1  # two lines fail as bad_record
+    assert retried["failed"] == len(BAD_INPUT_CODES) + 2  # two lines each fail as bad_record and as not_utf8
     lines = read_output(out)
     statuses = check_exactly_once(lines, expected)
     assert statuses["done"] == RECORDS and statuses["failed"] == retried["failed"]
