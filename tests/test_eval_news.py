@@ -29,7 +29,7 @@ needs_texts = pytest.mark.skipif(
 JUDGED = NEWS / "judged_pairs.jsonl"
 #: Agreement of the scorer with the judged pairs when they were judged (README, "How far to trust the scorer").
 #: The replay must not fall below it: a similarity or threshold change that agrees less with people fails here.
-AGREEMENT_FLOOR = {"accuracy": 0.0, "kappa": 0.0}
+AGREEMENT_FLOOR = {"accuracy": 0.858, "kappa": 0.611}
 
 
 def _split_of_sources() -> dict[str, set[str]]:
