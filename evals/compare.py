@@ -41,6 +41,8 @@ def _metrics(a: Totals, b: Totals) -> list[Metric]:
         Metric("field accuracy", lambda t: t.field_accuracy),
         Metric("schema-valid rate", lambda t: t.schema_valid_rate),
         Metric("grounding rate", lambda t: t.grounding_rate),
+        Metric("records kept per article", lambda t: t.kept_per_article, False),
+        Metric("items rejected", lambda t: float(sum(t.rejected_by.values())) if t.rejected_by else None, False, False),
         Metric(
             "mean latency (s)", lambda t: None if t.mean_latency_ms is None else t.mean_latency_ms / 1000, False, False
         ),

@@ -170,6 +170,7 @@ def _provenance(
     mode = "live"
     if recorded is not None:
         mode, backend, model = "replay", str(recorded.get("backend")), str(recorded.get("model"))
+        prompt_version = str(recorded.get("prompt_version"))  # the prompt the answers were given to
     return RunProvenance(
         summarizer_version=__version__,
         git_commit=git_commit(),

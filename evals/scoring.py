@@ -4,8 +4,8 @@ Per category, predicted and gold items are matched one to one by maximum-weight 
 similarity over the category's key fields (weights and gates below: a territorial figure must state the same
 quantity and is then compared on its territory). A pair can be matched only when its similarity is
 at least the threshold (``DEFAULT_THRESHOLD``, 0.70: of the thresholds tried, the one whose verdicts agree best
-with 255 pairs judged by hand, ``evals/datasets/news/judged_pairs.jsonl``). Among admissible pairs the assignment first maximises
-the number of required gold items matched, then the number of matches, then total similarity.
+with 255 pairs judged by hand, ``evals/datasets/news/judged_pairs.jsonl``). Among admissible pairs the assignment
+first maximises the number of required gold items matched, then the number of matches, then total similarity.
 
 - A match is a true positive (optional gold items included).
 - An unmatched prediction is a false positive (so a duplicate of a matched item costs precision).
