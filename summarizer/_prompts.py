@@ -17,7 +17,7 @@ import yaml
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta
 from jinja2.exceptions import UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import TemplateError
 from .grounding import plain
@@ -59,6 +59,10 @@ class PromptFile(BaseModel):
     system: str
     article: str
     tasks: dict[str, str]
+    #: Calls made once per passage of the article (the article stays whole before the task; the passage follows
+    #: it), so a long article's records are listed part by part instead of stopping after the first few.
+    passage_calls: list[str] = []
+    passage_chars: int = Field(2500, ge=500, le=100_000)
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,9 @@ class PromptSet:
     #: What the examples in the tasks say (see ``example_values``): an answer repeating one of them that the
     #: article does not contain was copied from the prompt.
     examples: frozenset[str]
+    #: Calls made once per passage of at most ``passage_chars`` characters (see ``PromptFile``).
+    passage_calls: frozenset[str] = frozenset()
+    passage_chars: int = 2500
 
     def article(self, *, text: str, title: str | None, published: str | None) -> str:
         """The article part of the user message, the same for every call on that text."""
@@ -81,14 +88,18 @@ class PromptSet:
         except UndefinedError as exc:  # pragma: no cover - variables are checked at load time
             raise TemplateError(f"{self.path}: {exc}") from exc
 
-    def messages(self, call: str, article: str) -> list[dict[str, str]]:
-        """Messages for one call: system and article first (shared by every call), the task last.
+    def messages(self, call: str, article: str, passage: str | None = None) -> list[dict[str, str]]:
+        """Messages for one call: system and article first (shared by every call), the task last, then the
+        passage of the article the task is limited to, if any.
 
         ``article`` is what ``article()`` rendered for the text.
         """
+        task = self._tasks[call]
+        if passage is not None:
+            task += f"\nAnswer for this part of the article only:\n<<<PART\n{passage}\nPART>>>"
         return [
             {"role": "system", "content": self._system},
-            {"role": "user", "content": article + "\n\n" + self._tasks[call]},
+            {"role": "user", "content": article + "\n\n" + task},
         ]
 
 
@@ -125,6 +136,9 @@ def parse_prompt_file(path: str, raw: str) -> PromptSet:
     extra = sorted(set(spec.tasks) - set(CALLS))
     if extra:
         raise TemplateError(f"{path}: unknown task(s) {extra}; known: {list(CALLS)}")
+    unknown_passages = sorted(set(spec.passage_calls) - set(CALLS) | ({"overview"} & set(spec.passage_calls)))
+    if unknown_passages:
+        raise TemplateError(f"{path}: passage_calls {unknown_passages} are not record calls")
     tasks = {
         name: _compile(path, name, src, TASK_VARIABLES).render(fields=describe_fields(CALLS[name])).strip()
         for name, src in spec.tasks.items()
@@ -136,6 +150,8 @@ def parse_prompt_file(path: str, raw: str) -> PromptSet:
         _article=_compile(path, "article", spec.article, ARTICLE_VARIABLES),
         _tasks=tasks,
         examples=example_values(list(tasks.values())),
+        passage_calls=frozenset(spec.passage_calls),
+        passage_chars=spec.passage_chars,
     )
 
 

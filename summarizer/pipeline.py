@@ -146,18 +146,24 @@ class Summarizer:
         for part, chunk in enumerate(chunks, start=1):
             shared = self.prompts.article(text=chunk, title=article.title, published=published)
             for call, model in calls_for(chunk).items():
-                answer = await self.backend.call(call, self.prompts.messages(call, shared), model)
-                usage.add(answer.usage)
-                calls.append(CallTiming(name=call if len(chunks) == 1 else f"{call}[{part}]", ms=answer.ms))
-                data = answer.parsed
-                if isinstance(data, OverviewCall):
-                    summaries.append(data.summary)
-                for category in CALL_CATEGORIES[call]:
-                    records: list[Record] = getattr(data, category)
-                    found[category].extend(records)
-                    for item in records:  # located now, not all at the end: in a server other requests run in between
-                        for quote in item.evidence:
-                            quotes(quote)
+                passages: list[str | None] = [None]
+                if call in self.prompts.passage_calls:
+                    parts = split_article(chunk, self.prompts.passage_chars)
+                    passages = list(parts) if len(parts) > 1 else [None]
+                for number, passage in enumerate(passages, start=1):
+                    answer = await self.backend.call(call, self.prompts.messages(call, shared, passage), model)
+                    usage.add(answer.usage)
+                    name = call if len(chunks) == 1 else f"{call}[{part}]"
+                    calls.append(CallTiming(name=name if passage is None else f"{name}/{number}", ms=answer.ms))
+                    data = answer.parsed
+                    if isinstance(data, OverviewCall):
+                        summaries.append(data.summary)
+                    for category in CALL_CATEGORIES[call]:
+                        records: list[Record] = getattr(data, category)
+                        found[category].extend(records)
+                        for item in records:  # located now, not at the end: in a server other requests run between
+                            for quote in item.evidence:
+                                quotes(quote)
         merged: dict[str, Any] = {
             c: [derive(c, item, article.published) for item in dedupe(c, found[c])] for c in CATEGORIES
         }

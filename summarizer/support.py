@@ -236,7 +236,8 @@ _DEMAND = re.compile(
     r"|requir\w*|condition\w*|ultimatum|ask(?:s|ed|ing)?\b.{0,60}\bto|press(?:es|ed|ing)?\b.{0,60}\b(?:to|for)"
     r"|should|appeal\w*|seek\w*|sought|request\w*|ha(?:ve|s|d) to|needs? to|order\w*|told\b.{0,60}\bto"
     r"|unless|only if|if (?:\w+ ){1,3}(?:do not|don't|does not|doesn't|did not|didn't|fail\w*|refus\w*)"
-    r"|warn\w*|pledg\w* to|called|push\w* for|expects?\b.{0,40}\bto|in exchange for)\b"
+    r"|warn\w*|pledg\w* to|called|push\w* for|expects?\b.{0,40}\bto|in exchange for|no\b.{0,60}\buntil"
+    r"|not\b.{0,60}\buntil)\b"
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -463,3 +464,28 @@ def test_backend_identity_matches_the_backend_that_answers(settings: dict[str, o
     config = Settings(**settings)  # type: ignore[arg-type]
     backend = create_backend(config)
     assert backend_identity(config) == (backend.name, backend.model)
+
+
+def test_passage_calls_list_a_long_articles_records_part_by_part(tmp_path: Path) -> None:
+    prompt = tmp_path / "passages.yaml"
+    packaged = (Path(__file__).resolve().parents[1] / "prompts" / "extract.yaml").read_text(encoding="utf-8")
+    prompt.write_text(packaged.replace("tasks:\n", "passage_calls: [positions]\npassage_chars: 600\ntasks:\n", 1))
+    paragraphs = [f"Minister {name} said the ceasefire plan was a serious basis for talks." for name in "ABCDEFGHIJ"]
+    text = "\n\n".join(p + " The talks went on for hours without a break." * 3 for p in paragraphs)
+
+    def answer(call: str, messages: list[dict[str, Any]]) -> Any:
+        if call != "positions":
+            return EMPTY_ANSWERS[call]
+        part = messages[-1]["content"].rsplit("<<<PART\n", 1)[1]
+        name = part.split("Minister ", 1)[1][0]
+        quote = f"Minister {name} said the ceasefire plan was a serious basis for talks"
+        return {"positions": [position("A serious basis for talks.", quote, holder=f"Minister {name}")]}
+
+    backend = fake(answer)
+    result = summarize(text, backend=backend, settings=Settings(backend="fake", prompt_file=prompt))
+    asked = [c for c in backend.calls if c[0] == "positions"]
+    assert len(asked) > 1 and all("<<<PART" in c[1][-1]["content"] for c in asked)
+    assert len({p.holder for p in result.summary.positions}) == len(asked)  # one record per passage, merged
+    assert [c.name for c in result.timings.calls if c.name.startswith("positions")] == [
+        f"positions/{n}" for n in range(1, len(asked) + 1)
+    ]
