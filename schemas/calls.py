@@ -23,7 +23,7 @@ class OverviewCall(Record):
 class PositionsCall(Record):
     """Views held by actors."""
 
-    positions: Annotated[list[Position], Field(max_length=10)] = Field(
+    positions: Annotated[list[Position], Field(max_length=8)] = Field(
         description="Each view, assessment or stance an actor expresses; an empty list if none."
     )
 

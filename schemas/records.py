@@ -4,8 +4,7 @@ Every string and list is bounded so that grammar-constrained decoding of a small
 Field descriptions are the instructions the model reads: prompts render them, so they are the one source
 of truth for what each field means. Territorial figures and meetings put ``evidence`` first and list every key
 as required: the model first copies the sentence that states the item, then fills the number, unit, place or
-time from it (with evidence last and optional keys, the default model left them out). Positions and demands put
-``evidence`` first too, so the holder, view and demand are read off the sentence just copied.
+time from it (with evidence last and optional keys, the default model left them out).
 """
 
 from __future__ import annotations
@@ -82,26 +81,22 @@ class Actor(Record):
 
 
 class Position(Record):
-    model_config = ConfigDict(extra="forbid", json_schema_extra=_every_key_required)
-
-    evidence: SentenceEvidence
     holder: Name = Field(description="Who holds the view (person, government or body), full name.")
     topic: Short = Field(description="What the view is about, in a few words.")
     stance: Annotated[str, Field(min_length=1, max_length=220)] = Field(
-        description="The holder's view as the evidence states it, in at most 30 words."
+        description="The holder's view in at most 30 words, neutral wording."
     )
+    evidence: Evidence
 
 
 class Demand(Record):
-    model_config = ConfigDict(extra="forbid", json_schema_extra=_every_key_required)
-
-    evidence: SentenceEvidence
     demander: Name = Field(description="Who demands, insists or requires something.")
     addressee: Name | None = Field(None, description="Who is asked to act, or null.")
-    demand: Short = Field(description="What must happen, in a few words from the evidence.")
+    demand: Short = Field(description="What must happen, in a few words.")
     consequence: Short | None = Field(
         None, description="What is threatened or promised if the demand is unmet or met, or null."
     )
+    evidence: Evidence
 
 
 class TerritorialFigureDraft(Record):

@@ -431,7 +431,7 @@ def test_envelope_records_provenance_usage_and_a_stable_id() -> None:
     assert first.id == second.id and first.id.startswith("sum_")
     assert run({}, published="2025-11-27").id != first.id
     assert first.provenance.backend == "fake" and first.provenance.schema_version == "1"
-    assert first.provenance.prompt_version == "extract-3"
+    assert first.provenance.prompt_version == "extract-2"
     assert first.usage.model_calls == 5 and first.usage.prompt_tokens > 0
     assert [c.name for c in first.timings.calls] == list(CALLS)
     ArticleSummary.model_validate(first.summary.model_dump())

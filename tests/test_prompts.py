@@ -21,7 +21,7 @@ def test_packaged_prompt_loads_and_renders_article_before_task() -> None:
     messages = prompts.messages("positions", prompts.article(text="ARTICLE BODY", title="T", published="2025-11-27"))
     user = messages[-1]["content"]
     assert user.index("ARTICLE BODY") < user.index("TASK")
-    assert "- stance: The holder's view as the evidence states it, in at most 30 words" in user
+    assert "- stance: The holder's view in at most 30 words" in user
     assert "2025-11-27" in user
 
 
