@@ -32,7 +32,7 @@ def test_summary_from_the_local_model(tmp_path: Path) -> None:
         deadline = time.monotonic() + 300
         while (ready := client.get("/readyz")).status_code != 200 and time.monotonic() < deadline:
             time.sleep(1)
-        assert ready.json() == {"ready": True, "backend": "local"}
+        assert ready.json() == {"ready": True, "backend": "local", "result_cache": None, "batch_store": True}
         response = client.post("/v1/summaries", json={"text": ARTICLE, "published": "2025-11-27"})
         metrics = client.get("/metrics").text
     assert response.status_code == 200, response.text
