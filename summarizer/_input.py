@@ -21,7 +21,8 @@ class Article:
     warnings: list[str] = field(default_factory=list)
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+#: A lone UTF-16 surrogate: valid in a JSON string ("\\udc80"), not text; UTF-8 cannot encode it.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def decode_bytes(data: bytes, *, what: str = "input") -> str:
@@ -39,7 +40,7 @@ def decode_bytes(data: bytes, *, what: str = "input") -> str:
 
 
 def _check_text(text: str, *, what: str) -> str:
-    if _SURROGATE.search(text):
+    if LONE_SURROGATE.search(text):
         raise InputError(
             f"{what} contains a lone surrogate (an unpaired \\ud800-\\udfff escape from a broken encoder); "
             "re-encode it as UTF-8",
@@ -102,7 +103,7 @@ def prepare_article(
     if (text is None) == (html is None):
         raise InputError("give exactly one of text or html", code="bad_input")
     for name, value in (("title", title), ("url", url), ("published", published)):
-        if isinstance(value, str) and _SURROGATE.search(value):
+        if isinstance(value, str) and LONE_SURROGATE.search(value):
             raise InputError(f"{name} contains a lone surrogate (\\ud800-\\udfff) that is not text", code="not_utf8")
     pub = parse_published(published)
     if html is not None:

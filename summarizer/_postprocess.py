@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import typing
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 from typing import Any, cast
 
 from .dates import resolve_when
@@ -24,7 +24,7 @@ from .schemas import (
     TerritorialFigure,
     TerritorialFigureDraft,
 )
-from .support import check_record, numbers_in, same_number
+from .support import check_record, numbers_in
 from .units import to_km2
 
 # Key fields that make two items of a category the same item (SPEC §3 uses the same fields for matching).
@@ -124,7 +124,7 @@ def ground(
     ``quotes`` locates quotes in ``source``, with those already located as the answers came in."""
     find = quotes if quotes is not None else Quotes(source)
     injected = injection_spans(source)
-    example_numbers = _example_numbers(examples, source)
+    example_numbers = _example_numbers(examples)
     shared = _shared_spans(summary, find)
     grounding = Grounding()
     counts = GroundingCounts()
@@ -142,6 +142,7 @@ def ground(
                 counts.missing_quotes += loc.status == "missing"
             found = [loc for loc in located if loc.status in ("exact", "fuzzy")]
             reason = None
+            unsupported = False
             code: RejectCode = "ungrounded"
             if not found and any(loc.status == "altered" for loc in located):
                 code = "altered_quote"
@@ -163,9 +164,10 @@ def ground(
                 )
             ):
                 code, reason = cast(RejectCode, failure.code), f"unsupported: {failure.reason}"
-                counts.unsupported_items += 1
+                unsupported = True
             if reason:
-                counts.ungrounded_items += code not in SUPPORT_CODES
+                counts.unsupported_items += unsupported
+                counts.ungrounded_items += not unsupported
                 rejected.append(
                     RejectedItem(
                         category=category, item=item.model_dump(mode="json"), code=code, reason=reason, quotes=located
@@ -181,14 +183,6 @@ def ground(
 
 #: Categories whose records are checked against their quotes (support.py); actors are names, not claims.
 SUPPORTED = frozenset({"positions", "demands", "territorial_figures", "upcoming_meetings"})
-#: Reason codes of records whose quotes were found but do not back them.
-SUPPORT_CODES = frozenset(typing.get_args(RejectCode)) - {
-    "ungrounded",
-    "altered_quote",
-    "injected",
-    "copied_from_prompt",
-    "not_upcoming",
-}
 
 
 def _span(loc: QuoteLocation) -> tuple[int | None, int | None]:
@@ -205,12 +199,10 @@ def _shared_spans(summary: ArticleSummary, find: Quotes) -> set[tuple[int | None
     return {span for span, n in seen.items() if n > 1}
 
 
-def _example_numbers(examples: frozenset[str], source: str) -> tuple[float, ...]:
-    """Numbers of the prompt's invented examples that the article does not state."""
-    in_article = numbers_in(source)
-    return tuple(
-        n for n in {n for e in examples for n in numbers_in(e)} if not any(same_number(n, m) for m in in_article)
-    )
+@lru_cache(maxsize=16)
+def _example_numbers(examples: frozenset[str]) -> tuple[float, ...]:
+    """The numbers of the prompt's invented examples (read once per prompt set)."""
+    return tuple({n for e in examples for n in numbers_in(e)})
 
 
 _NAME_FIELDS_OF: dict[type[Record], tuple[str, ...]] = {}  # per record class: pydantic's model_fields is slow to read

@@ -136,7 +136,7 @@ def parse_prompt_file(path: str, raw: str) -> PromptSet:
     extra = sorted(set(spec.tasks) - set(CALLS))
     if extra:
         raise TemplateError(f"{path}: unknown task(s) {extra}; known: {list(CALLS)}")
-    unknown_passages = sorted(set(spec.passage_calls) - set(CALLS) | ({"overview"} & set(spec.passage_calls)))
+    unknown_passages = sorted(c for c in set(spec.passage_calls) if c not in CALLS or c == "overview")
     if unknown_passages:
         raise TemplateError(f"{path}: passage_calls {unknown_passages} are not record calls")
     tasks = {

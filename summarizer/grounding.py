@@ -112,7 +112,8 @@ def plain(text: str) -> str:
     return normalise(text).strip().rstrip(".")
 
 
-_WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*|n't")
+#: A word of the comparison form: letters and digits, a number with its separators, or "n't".
+WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*|n't")
 #: Words that carry no content of their own (ignored when comparing the content of two texts).
 _STOPWORDS = (
     "a an the of to in on at for from by with and or but as is are was were be been being has have had that this "
@@ -126,7 +127,7 @@ _NEGATIONS = frozenset({"not", "no", "never", "n't", "nor", "without"})
 
 def words(text: str) -> list[str]:
     """The words of ``text`` in the comparison form (case, quotes and dashes folded)."""
-    return _WORD.findall(normalise(text))
+    return WORD.findall(normalise(text))
 
 
 #: Verbs of saying: a quote that has "stated" where the article has "said" reports the same thing.

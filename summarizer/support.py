@@ -14,10 +14,10 @@ reject is wrong, not merely unusual.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from .grounding import STOPWORDS, normalise, same_word, words
+from .grounding import STOPWORDS, WORD, normalise, same_word, words
 from .schemas import Demand, Meeting, MeetingDraft, Position, QuoteLocation, Record, TerritorialFigureDraft
 from .units import SQ_MI_TO_KM2
 
@@ -30,7 +30,6 @@ class Failure:
 
 # --- text helpers -----------------------------------------------------------------------------------------------
 
-_WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*|n't")
 _ABBREVIATION_WORDS = (
     "mr mrs ms dr gen lt col maj capt sgt sen rep gov st jr sr prof no vs u.s u.n u.k e.u jan feb mar apr jun jul "
     "aug sep sept oct nov dec"
@@ -116,7 +115,7 @@ def numbers_in(text: str) -> list[float]:
         if match.group(3):
             value *= _SCALES[match.group(3)]
         found.append(value)
-    for word in _WORD.findall(folded):
+    for word in WORD.findall(folded):
         if word in _NUMBER_WORDS:
             found.append(float(_NUMBER_WORDS[word]))
     for pattern, value in _FRACTIONS:
@@ -139,8 +138,13 @@ _UNIT_WORDS: dict[str, re.Pattern[str]] = {
 # --- checks -----------------------------------------------------------------------------------------------------
 
 
-def figure_support(item: TerritorialFigureDraft, quotes: Sequence[str], examples: Iterable[float]) -> Failure | None:
-    """A figure's number and unit are in its quote, and the quote's verb fits its measure."""
+def figure_support(
+    item: TerritorialFigureDraft, quotes: Sequence[str], examples: Iterable[float], source: str = ""
+) -> Failure | None:
+    """A figure's number and unit are in its quote, and the quote's verb fits its measure.
+
+    ``examples``: the numbers of the prompt's invented examples; one the article (``source``) does not state is a
+    copy when it is the figure's number."""
     if item.value is None:
         return Failure("figure_without_number", "a territorial figure with no number")
     text = " ".join(quotes)
@@ -149,7 +153,8 @@ def figure_support(item: TerritorialFigureDraft, quotes: Sequence[str], examples
     if not any(same_number(item.value, n) for n in stated):
         if converted_area(item.value, item.unit, stated, folded):
             return measure_failure(item.measure, text)
-        if any(same_number(item.value, n) for n in examples):
+        value = item.value
+        if any(not stated_in(n, source) for n in examples if same_number(value, n)):
             return Failure(
                 "figure_copied_from_prompt",
                 f"its number {item.value:g} is not in its quote but is in the instructions' invented example",
@@ -159,6 +164,11 @@ def figure_support(item: TerritorialFigureDraft, quotes: Sequence[str], examples
     if unit is not None and not unit.search(folded):
         return Failure("figure_unit_not_in_quote", f"its unit {item.unit} is not in its quote")
     return measure_failure(item.measure, text)
+
+
+def stated_in(number: float, text: str) -> bool:
+    """Whether ``text`` states ``number`` (within the 2 % of ``same_number``)."""
+    return any(same_number(number, n) for n in numbers_in(text))
 
 
 def converted_area(value: float, unit: str | None, stated: Sequence[float], folded: str) -> bool:
@@ -337,15 +347,17 @@ def _demonym(key: str, word: str) -> bool:
     return word.startswith(key[:5]) and len(word) >= len(key) - 1
 
 
-def actor_support(actors: Sequence[str], sentence: str, before: str) -> Failure | None:
+def actor_support(actors: Sequence[str], sentence: str, before: Callable[[], str]) -> Failure | None:
     """A record's actor is named in its quote's sentence, or the sentence refers back ("he", "the minister",
-    "the Kremlin") and the actor is named in the sentences just before it."""
+    "the Kremlin") and the actor is named in the sentences just before it (``before()``, read only then)."""
     if not actors:
         return None
     if any(mentions(a, sentence) for a in actors):
         return None
-    if _REFERS_BACK.search(normalise(sentence)) and any(mentions(a, before) for a in actors):
-        return None
+    if _REFERS_BACK.search(normalise(sentence)):
+        preceding = before()
+        if any(mentions(a, preceding) for a in actors):
+            return None
     return Failure("actor_not_in_quote", f"{actors[0]!r} is neither named in its quote nor the one it refers to")
 
 
@@ -448,11 +460,10 @@ def check_record(
     if head and all(e <= head for _, e in spans) and restated_in_body(item, source, head):
         return Failure("headline_evidence", "its quote is the headline, and the body states the same more fully")
     quotes = [source[s:e] for s, e in spans]
+    if isinstance(item, TerritorialFigureDraft):
+        return figure_support(item, quotes, examples, source)
     bounds = [sentence_bounds(source, s, e) for s, e in spans]
     sentences = " ".join(source[s:e] for s, e in bounds)
-    before = " ".join(preceding_sentences(source, s) for s, _ in bounds)
-    if isinstance(item, TerritorialFigureDraft):
-        return figure_support(item, quotes, examples)
     if isinstance(item, MeetingDraft):
         # A short quote ("on Thursday") is read with its sentence; a whole clause is read as quoted.
         if failure := meeting_support([sentences] if len(" ".join(quotes)) < 40 else quotes):
@@ -462,6 +473,10 @@ def check_record(
             return failure
     elif isinstance(item, Position) and (failure := position_support(sentences)):
         return failure
+
+    def before() -> str:  # read only when the sentence refers back to an actor named earlier
+        return " ".join(preceding_sentences(source, s) for s, _ in bounds)
+
     if failure := actor_support(actors_of(item), sentences, before):
         return failure
     content = content_of(item)

@@ -204,7 +204,7 @@ def test_capitals_and_adjectives_name_their_state() -> None:
     assert mentions("Ukraine", "Kyiv rejected the plan")
     assert mentions("United States", "U.S. officials said")
     assert not mentions("Ukraine", "Moscow rejected the plan")
-    assert actor_support(["Vladimir Putin"], "Moscow rejected the plan.", "") is not None
+    assert actor_support(["Vladimir Putin"], "Moscow rejected the plan.", lambda: "") is not None
 
 
 # --- one quote, several records; headlines -----------------------------------------------------------------------

@@ -90,12 +90,12 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     """
     settings = settings or Settings()
     metrics = Metrics()
-    keyed = bool(settings.api_keys or settings.api_admin_keys)
+    checker = KeyChecker(settings.api_keys, settings.api_admin_keys)
     admission = Admission(
         settings.concurrency,
         settings.api_queue_size,
         on_reject=metrics.overloaded.inc,
-        tenant_share=settings.api_key_share if keyed else 1.0,
+        tenant_share=settings.api_key_share if checker.enabled else 1.0,
     )
     runtime = Runtime(settings=settings, metrics=metrics, admission=admission)
     runtime.metrics.in_flight.set_function(lambda: runtime.admission.active)
@@ -114,7 +114,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
                 "model": runtime.summarizer.backend.model,
                 "concurrency": settings.concurrency,
                 "queue_size": settings.api_queue_size,
-                "auth": bool(settings.api_keys or settings.api_admin_keys),
+                "auth": checker.enabled,
                 "batch_db": str(db.path),
             },
         )
@@ -141,7 +141,6 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
         redoc_url=None,
     )
     app.state.runtime = runtime
-    checker = KeyChecker(settings.api_keys, settings.api_admin_keys)
     protected: list[Any] = [Depends(require_key(checker))] if checker.enabled else []
     app.include_router(summary_router(protected))
     app.include_router(batch_router(protected))

@@ -67,12 +67,13 @@ class KeyChecker:
             matched |= hmac.compare_digest(offered, digest)
         return matched
 
-    def accepts(self, token: str) -> bool:
+    def caller(self, token: str) -> Caller | None:
+        """The caller a token stands for, or None when no configured key matches it (each digest compared)."""
         offered = _digest(token)
-        return self._matches(offered, self._digests) | self._matches(offered, self._admin)
-
-    def is_admin(self, token: str) -> bool:
-        return self._matches(_digest(token), self._admin)
+        admin = self._matches(offered, self._admin)
+        if not (self._matches(offered, self._digests) | admin):
+            return None
+        return Caller(fingerprint(token), admin)
 
 
 def require_key(checker: KeyChecker) -> Callable[..., Awaitable[None]]:
@@ -89,9 +90,10 @@ def require_key(checker: KeyChecker) -> Callable[..., Awaitable[None]]:
                 "missing bearer token: send 'Authorization: Bearer <key>'",
                 {"WWW-Authenticate": "Bearer"},
             )
-        if not checker.accepts(credentials.credentials):
+        caller = checker.caller(credentials.credentials)
+        if caller is None:
             raise ApiError(401, "unauthorized", "invalid bearer token", {"WWW-Authenticate": "Bearer"})
-        request.state.caller = Caller(fingerprint(credentials.credentials), checker.is_admin(credentials.credentials))
+        request.state.caller = caller
 
     return dependency
 

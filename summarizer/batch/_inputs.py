@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .._input import LONE_SURROGATE
 from ..errors import InputError, InputTooLargeError
 from ._engine import BatchRecord
 
@@ -78,9 +78,6 @@ def _str_field(obj: dict[str, Any], name: str) -> str | None:
     raise InputError(f"{name!r} must be a string, not {type(value).__name__}", code="bad_record")
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
 def record_from_json(obj: Any, *, number: int) -> BatchRecord:
     """One JSON Lines record ``{id?, text|html, title?, url?, published?}``; errors become error records."""
     if not isinstance(obj, dict):
@@ -95,7 +92,7 @@ def record_from_json(obj: Any, *, number: int) -> BatchRecord:
         record_id = content_id(content.encode("utf-8", "surrogatepass").decode("utf-8", "replace"))
     if record_id is None:
         return _line_error(number, "no 'text' or 'html' string (and no 'id')")
-    broken = [f"'{k}'" for k, v in obj.items() if isinstance(v, str) and _SURROGATE.search(v)]
+    broken = [f"'{k}'" for k, v in obj.items() if isinstance(v, str) and LONE_SURROGATE.search(v)]
     if broken:
         message = f"line {number}: {', '.join(broken)} contain(s) a lone surrogate (\\ud800-\\udfff) that is not text"
         return BatchRecord(record_id, error=InputError(message, code="not_utf8"))
