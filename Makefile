@@ -1,6 +1,4 @@
-# One task runner for users, developers and CI.
-#   make demo   install with the embedded model and summarize a seed article (no key, no network at run time)
-#   make test   install with the test tools and run lint, types and the test suite
+# One task runner for users, developers and CI (`make help` lists the targets).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -35,7 +33,11 @@ $(BIN)/python -m pip install --no-deps --force-reinstall $(LLAMA_WHEELS)/llama_c
 	$(BIN)/python -m pip install --progress-bar on --find-links $(LLAMA_WHEELS) -e ".[$(1)]"
 endef
 
-.PHONY: demo test lint typecheck unit bench-local clean
+.PHONY: help demo test check format lint typecheck unit bench-local clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | awk -F '\t' '{printf "  make %-12s %s\n", $$1, $$2}'
+
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,23 +62,35 @@ $(VENV)/.installed-dev: pyproject.toml $(LLAMA_WHEELS)/.built | $(BIN)/python
 	$(call install_with,$(DEV_EXTRAS))
 	@touch $@ $(VENV)/.installed-local
 
-demo: $(VENV)/.installed-local
+demo: $(VENV)/.installed-local ## install with the embedded model and summarize a seed article (no key, no network)
 	$(BIN)/summarizer summarize $(SEED) --format table
 
-lint: $(VENV)/.installed-dev
+lint: $(VENV)/.installed-dev ## ruff, formatting, and the import layers of pyproject.toml (import-linter)
 	$(BIN)/ruff check $(SOURCES)
 	$(BIN)/ruff format --check $(SOURCES)
+	@# import-linter reads packages from the file system: schemas, prompts and evals are installed as subpackages
+	@# of summarizer (pyproject's package-dir), so it reads a tree of links laid out as installed
+	rm -rf build/layers && mkdir -p build/layers && cp -as $(CURDIR)/summarizer build/layers/summarizer
+	for p in schemas prompts evals; do ln -s $(CURDIR)/$$p build/layers/summarizer/$$p; done
+	cd build/layers && PYTHONPATH=. $(CURDIR)/$(BIN)/lint-imports --no-cache $(CURDIR)/pyproject.toml
 
-typecheck: $(VENV)/.installed-dev
+typecheck: $(VENV)/.installed-dev ## mypy
 	$(BIN)/mypy summarizer schemas
 
-unit: $(VENV)/.installed-dev
+unit: $(VENV)/.installed-dev ## the whole test suite, the embedded model's tests included
 	$(BIN)/python -m pytest
 
-test: lint typecheck unit
+test: lint typecheck unit ## what CI runs: lint, types and the whole test suite
 
-bench-local: $(VENV)/.installed-dev
+check: lint typecheck ## the contributor's loop: lint, types and the tests that need no model (a few minutes)
+	$(BIN)/python -m pytest -m "not local_model" -q
+
+format: $(VENV)/.installed-dev ## fix what ruff can fix and format the sources
+	$(BIN)/ruff check --fix $(SOURCES)
+	$(BIN)/ruff format $(SOURCES)
+
+bench-local: $(VENV)/.installed-dev ## the embedded model on the seeds: wall time, tokens, prompt cache, speed
 	$(BIN)/python bench/local.py
 
-clean:
+clean: ## remove the virtual environment and build output
 	rm -rf $(VENV) build dist *.egg-info

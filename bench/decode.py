@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.local import open_llama  # noqa: E402
-from summarizer._models import CATALOGUE, ensure_model  # noqa: E402
+from summarizer.backends._gguf import CATALOGUE, TextProgress, ensure_model  # noqa: E402
 from summarizer.config import Settings  # noqa: E402
 
 SEED = ROOT / "seeds" / "000_4542c6a513510e75.txt"
@@ -38,7 +38,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     args = parser.parse_args()
 
-    model = ensure_model(Settings(backend="local", local_model=args.model))
+    model = ensure_model(Settings(backend="local", local_model=args.model), progress=TextProgress())
     llm = open_llama(model, args.threads, n_ctx=4096)
     try:
         ids = llm.tokenize(SEED.read_text(encoding="utf-8")[:3000].encode("utf-8"))

@@ -38,8 +38,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from summarizer._models import CATALOGUE, ensure_model  # noqa: E402
-from summarizer.backends import _llama_server as srv  # noqa: E402
+from summarizer.backends import _server_process as srv  # noqa: E402
+from summarizer.backends._gguf import CATALOGUE, TextProgress, ensure_model  # noqa: E402
 from summarizer.backends.local import LocalBackend  # noqa: E402
 from summarizer.config import Settings  # noqa: E402
 from summarizer.pipeline import Summarizer  # noqa: E402
@@ -49,9 +49,9 @@ def open_llama(model: Path, threads: int, n_ctx: int) -> Any:
     """``llama_cpp.Llama`` in this process, with the weight layout the local model server uses."""
     import llama_cpp
 
-    from summarizer.backends import _llama_serve
+    from summarizer.backends import _patched_llama_server
 
-    _llama_serve.set_weight_layout()  # the server's weight layout, so both read prompts the same way
+    _patched_llama_server.set_weight_layout()  # the server's weight layout, so both read prompts the same way
     return llama_cpp.Llama(
         model_path=str(model), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, logits_all=False, verbose=False
     )
@@ -82,7 +82,7 @@ def raw_speed(model: Path, prompt: str, threads: int, n_ctx: int, tokens: int) -
 async def run_model(name: str, seeds: list[Path], raw_tokens: int) -> list[dict[str, Any]]:
     settings = Settings(backend="local", local_model=name, no_cache=True)
     started = time.perf_counter()
-    model = ensure_model(settings)
+    model = ensure_model(settings, progress=TextProgress())
     assembled = time.perf_counter() - started
     engine = Summarizer(settings)
     backend = engine.backend

@@ -11,7 +11,6 @@ A malformed gold file is an error naming the file and the item, never silently s
 from __future__ import annotations
 
 import datetime as dt
-import typing
 from dataclasses import dataclass
 from enum import Enum
 from importlib import resources
@@ -21,7 +20,7 @@ from typing import Any
 import yaml
 
 from summarizer.errors import InputError
-from summarizer.schemas import records
+from summarizer.schemas import CATEGORY
 
 
 class Kind(Enum):
@@ -33,38 +32,14 @@ class Kind(Enum):
     PARTICIPANTS = "participants"
 
 
-_ENUMS: dict[str, tuple[str, ...]] = {
-    "kind": typing.get_args(records.ActorKind),
-    "measure": typing.get_args(records.Measure),
-    "unit": typing.get_args(records.Unit),
-    "status": typing.get_args(records.MeetingStatus),
-}
-T, E = Kind.TEXT, Kind.ENUM
+#: The values each enum field allows (read from the records' Literal types).
+_ENUMS: dict[str, tuple[str, ...]] = {f: v for c in CATEGORY.values() for f, v in c.choices.items()}
 
-#: The scored fields of each category (SPEC §1 names; `evidence` and code-derived `value_km2` excluded).
+_KINDS = {"text": Kind.TEXT, "enum": Kind.ENUM, "number": Kind.NUMBER, "bool": Kind.BOOL, "date": Kind.DATE,
+          "names": Kind.PARTICIPANTS}  # fmt: skip
+#: The scored fields of each category (SPEC §1 names; `evidence` and the fields code computes excluded).
 FIELDS: dict[str, dict[str, Kind]] = {
-    "actors": {"name": T, "kind": E, "affiliation": T, "role": T},
-    "positions": {"holder": T, "topic": T, "stance": T},
-    "demands": {"demander": T, "addressee": T, "demand": T, "consequence": T},
-    "territorial_figures": {
-        "territory": T,
-        "controller": T,
-        "measure": E,
-        "value": Kind.NUMBER,
-        "unit": E,
-        "approximate": Kind.BOOL,
-        "period": T,
-        "attributed_to": T,
-    },
-    "upcoming_meetings": {
-        "participants": Kind.PARTICIPANTS,
-        "location": T,
-        "when_text": T,
-        "date_from": Kind.DATE,
-        "date_to": Kind.DATE,
-        "purpose": T,
-        "status": E,
-    },
+    c.name: {f: _KINDS[kind] for f, kind in c.kinds.items() if f not in c.computed} for c in CATEGORY.values()
 }
 #: Fields every gold item must give (the matching keys of SPEC §3); other fields may be left out (not scored).
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -74,7 +49,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "territorial_figures": ("territory", "value", "unit"),
     "upcoming_meetings": ("participants",),
 }
-CATEGORIES: tuple[str, ...] = tuple(FIELDS)
+CATEGORIES: tuple[str, ...] = tuple(CATEGORY)
 TOP_LEVEL = frozenset({"article", "published", "summary", *CATEGORIES})
 
 Alternatives = tuple[Any, ...]

@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import Environment, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
+from summarizer.display import value_text as _value
 from summarizer.grounding import locate
+from summarizer.schemas import CATEGORY
 
 from .gold import FIELDS, GoldItem
 from .runfile import HEADLINE, EvalRun
@@ -20,7 +22,7 @@ from .terminal import TITLES, describe, pct
 if TYPE_CHECKING:
     from .harness import ArticleRun  # the harness loads the model backends
 
-LETTER = {"actors": "A", "positions": "P", "demands": "D", "territorial_figures": "F", "upcoming_meetings": "M"}
+LETTER = {c.name: c.letter for c in CATEGORY.values()}
 #: Categories whose evidence is highlighted in the text (actor names would cover most of an article).
 HIGHLIGHTED = HEADLINE
 
@@ -41,16 +43,6 @@ class Row:
     gold: dict[str, Any] | None = None
     predicted: dict[str, Any] | None = None
     fields: dict[str, bool] = field(default_factory=dict)
-
-
-def _value(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, list):
-        return ", ".join(_value(v) for v in value)
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
 
 
 def _gold_cell(category: str, item: GoldItem) -> dict[str, Any]:

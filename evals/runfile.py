@@ -8,10 +8,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from summarizer.errors import InputError
+from summarizer.schemas import CLAIMS
 
 RUN_FORMAT = 1
 #: Categories of the headline micro-F1 (actors are scored and reported, but not part of it).
-HEADLINE: tuple[str, ...] = ("positions", "demands", "territorial_figures", "upcoming_meetings")
+HEADLINE: tuple[str, ...] = CLAIMS
 
 
 class Model(BaseModel):

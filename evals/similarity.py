@@ -27,12 +27,11 @@ from typing import Any
 
 from rapidfuzz import fuzz
 
+from summarizer.schemas import CATEGORY
 from summarizer.units import SQ_MI_TO_KM2
 
 #: Fields compared as names; other text fields are descriptive.
-NAME_FIELDS = frozenset(
-    {"name", "holder", "demander", "addressee", "affiliation", "territory", "controller", "attributed_to", "location"}
-)
+NAME_FIELDS = frozenset(f for c in CATEGORY.values() for f in c.name_fields if c.kinds[f] == "text")
 #: Relative tolerance for numbers after unit normalisation (SPEC §3).
 NUMBER_TOLERANCE = 0.02
 #: A word of one name counts as present in another at this rapidfuzz ratio (spelling variants).

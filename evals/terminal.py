@@ -8,15 +8,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from summarizer.schemas import CATEGORY
+
 from .runfile import HEADLINE, PRF, ArticleScore, EvalRun, Tally
 
-TITLES = {
-    "actors": "actors",
-    "positions": "positions",
-    "demands": "demands",
-    "territorial_figures": "territorial figures",
-    "upcoming_meetings": "upcoming meetings",
-}
+TITLES = {c.name: c.title.lower() for c in CATEGORY.values()}
 
 
 def pct(value: float | None) -> str:

@@ -1,6 +1,7 @@
 """Pydantic models of the summarizer contract (SPEC §1-§2). Imports nothing of summarizer but pydantic."""
 
 from .calls import CALLS, DemandsCall, FiguresCall, MeetingsCall, OverviewCall, PositionsCall
+from .categories import CATEGORIES, CATEGORY, CLAIMS, Category, category_of
 from .envelope import (
     CallTiming,
     Grounding,
@@ -16,7 +17,6 @@ from .envelope import (
     Usage,
 )
 from .records import (
-    CATEGORIES,
     SCHEMA_VERSION,
     Actor,
     ArticleSummary,
@@ -32,6 +32,10 @@ from .records import (
 __all__ = [
     "CALLS",
     "CATEGORIES",
+    "CATEGORY",
+    "CLAIMS",
+    "Category",
+    "category_of",
     "SCHEMA_VERSION",
     "Actor",
     "ArticleSummary",

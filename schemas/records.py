@@ -38,7 +38,17 @@ Evidence = Annotated[
 SentenceEvidence = Annotated[
     list[Quote], _evidence("The clause or sentence that states this item, copied word for word from the article.")
 ]
-Name = Annotated[str, Field(min_length=1, max_length=80)]
+
+
+class NameMarker:
+    """Marks a field that names a person, body or place as the article gives it, not in the model's own words."""
+
+    def __repr__(self) -> str:
+        return "NAME"
+
+
+NAME = NameMarker()
+Name = Annotated[str, Field(min_length=1, max_length=80), NAME]
 Short = Annotated[str, Field(min_length=1, max_length=160)]
 
 
@@ -151,6 +161,3 @@ class ArticleSummary(Record):
     demands: list[Demand] = Field(default_factory=list)
     territorial_figures: list[TerritorialFigure] = Field(default_factory=list)
     upcoming_meetings: list[Meeting] = Field(default_factory=list)
-
-
-CATEGORIES: tuple[str, ...] = ("actors", "positions", "demands", "territorial_figures", "upcoming_meetings")

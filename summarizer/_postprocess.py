@@ -11,6 +11,7 @@ from typing import Any, cast
 from .dates import resolve_when
 from .grounding import Quotes, normalise, plain
 from .schemas import (
+    CATEGORY,
     ArticleSummary,
     Grounding,
     GroundingCounts,
@@ -23,32 +24,10 @@ from .schemas import (
     RejectedItem,
     TerritorialFigure,
     TerritorialFigureDraft,
+    category_of,
 )
 from .support import check_record, numbers_in
 from .units import to_km2
-
-# Key fields that make two items of a category the same item (SPEC §3 uses the same fields for matching).
-DEDUPE_KEYS: dict[str, tuple[str, ...]] = {
-    "actors": ("name",),
-    "positions": ("holder", "topic", "stance"),
-    "demands": ("demander", "demand"),
-    "territorial_figures": ("territory", "measure", "value", "unit"),
-    "upcoming_meetings": ("participants", "location", "when_text"),
-}
-
-# Fields that name a person, body or place as the article gives it, not in the model's own words.
-NAME_FIELDS = (
-    "name",
-    "affiliation",
-    "holder",
-    "demander",
-    "addressee",
-    "territory",
-    "controller",
-    "attributed_to",
-    "participants",
-    "location",
-)
 
 # Instruction-like passages in an article: text aimed at the model, not reporting. Patterns are ours and fixed;
 # model text is never turned into a regex.
@@ -72,7 +51,7 @@ def _norm(value: Any) -> Any:
 
 
 def dedupe(category: str, items: Iterable[Record]) -> list[Record]:
-    keys = DEDUPE_KEYS[category]
+    keys = CATEGORY[category].keys
     seen: set[tuple[Any, ...]] = set()
     out: list[Record] = []
     for item in items:
@@ -158,7 +137,7 @@ def ground(
                     f"copied from the prompt: {copied[0]} {copied[1]!r} comes from the instructions' invented example "
                     "and is not in the article"
                 )
-            elif category in SUPPORTED and (
+            elif CATEGORY[category].claim and (
                 failure := check_record(
                     item, source, found, example_numbers, shared=any(_span(loc) in shared for loc in found)
                 )
@@ -181,18 +160,15 @@ def ground(
     return summary.model_copy(update=kept), grounding, rejected
 
 
-#: Categories whose records are checked against their quotes (support.py); actors are names, not claims.
-SUPPORTED = frozenset({"positions", "demands", "territorial_figures", "upcoming_meetings"})
-
-
 def _span(loc: QuoteLocation) -> tuple[int | None, int | None]:
     return loc.start, loc.end
 
 
 def _shared_spans(summary: ArticleSummary, find: Quotes) -> set[tuple[int | None, int | None]]:
-    """Article passages that back more than one position or demand."""
+    """Article passages that back more than one record stating content in the model's words (a stance, a
+    demand)."""
     seen: dict[tuple[int | None, int | None], int] = {}
-    for category in ("positions", "demands"):
+    for category in _WORDED:
         for item in getattr(summary, category):
             for span in {_span(loc) for loc in map(find, item.evidence) if loc.status in ("exact", "fuzzy")}:
                 seen[span] = seen.get(span, 0) + 1
@@ -205,14 +181,12 @@ def _example_numbers(examples: frozenset[str]) -> tuple[float, ...]:
     return tuple({n for e in examples for n in numbers_in(e)})
 
 
-_NAME_FIELDS_OF: dict[type[Record], tuple[str, ...]] = {}  # per record class: pydantic's model_fields is slow to read
+#: Categories whose records state content in the model's words (checked for quotes backing several records).
+_WORDED = tuple(c.name for c in CATEGORY.values() if c.content is not None)
 
 
 def _names(item: Record) -> Iterator[tuple[str, str]]:
-    model = type(item)
-    if (fields := _NAME_FIELDS_OF.get(model)) is None:
-        fields = _NAME_FIELDS_OF[model] = tuple(f for f in NAME_FIELDS if f in model.model_fields)
-    for field in fields:
+    for field in category_of(item).name_fields:
         value = getattr(item, field)
         for name in value if isinstance(value, list) else [value]:
             if isinstance(name, str):

@@ -25,6 +25,7 @@ from .schemas import CALLS
 
 ARTICLE_VARIABLES = frozenset({"text", "title", "published"})
 TASK_VARIABLES = frozenset({"fields"})
+RETRY_VARIABLES = frozenset({"rejected"})
 _STRING_LITERAL = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
 
 
@@ -63,6 +64,9 @@ class PromptFile(BaseModel):
     #: it), so a long article's records are listed part by part instead of stopping after the first few.
     passage_calls: list[str] = []
     passage_chars: int = Field(2500, ge=500, le=100_000)
+    #: Follows a call's task when records of its answer failed a support check: the task is asked once more with
+    #: those records and the reasons (``rejected``). No ``retry``: rejected records are not re-asked.
+    retry: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,12 @@ class PromptSet:
     #: Calls made once per passage of at most ``passage_chars`` characters (see ``PromptFile``).
     passage_calls: frozenset[str] = frozenset()
     passage_chars: int = 2500
+    _retry: Any = None
+
+    @property
+    def retries(self) -> bool:
+        """Whether records that fail a support check are re-asked (the file has a ``retry`` template)."""
+        return self._retry is not None
 
     def article(self, *, text: str, title: str | None, published: str | None) -> str:
         """The article part of the user message, the same for every call on that text."""
@@ -101,6 +111,16 @@ class PromptSet:
             {"role": "system", "content": self._system},
             {"role": "user", "content": article + "\n\n" + task},
         ]
+
+    def retry_messages(self, call: str, article: str, rejected: str) -> list[dict[str, str]]:
+        """Messages re-asking ``call`` about its ``rejected`` records (one per line, with the reason): the call's
+        own messages with the ``retry`` text after the task, so the article's tokens are shared again."""
+        if self._retry is None:
+            raise TemplateError(f"{self.path}: no retry template")
+        messages = self.messages(call, article)
+        note = str(self._retry.render(rejected=rejected)).strip()
+        messages[-1] = {"role": "user", "content": messages[-1]["content"] + "\n\n" + note}
+        return messages
 
 
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
@@ -152,6 +172,7 @@ def parse_prompt_file(path: str, raw: str) -> PromptSet:
         examples=example_values(list(tasks.values())),
         passage_calls=frozenset(spec.passage_calls),
         passage_chars=spec.passage_chars,
+        _retry=None if spec.retry is None else _compile(path, "retry", spec.retry, RETRY_VARIABLES),
     )
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from ._sqlite import SharedFile, connect
 from ._version import __version__
 from .config import Settings
 from .errors import ConfigError
@@ -37,7 +38,6 @@ from .schemas import Source, SummaryResult
 
 log = logging.getLogger(__name__)
 CACHE_FILE = "results.sqlite3"
-BUSY_TIMEOUT_MS = 30_000
 UNCACHED_BACKENDS = frozenset({"fake"})
 
 _SCHEMA = """
@@ -49,12 +49,14 @@ CREATE TABLE IF NOT EXISTS results (
 """
 
 
-class ResultCache:
+class ResultCache(SharedFile):
     """A thread-safe handle on one cache file; cheap to share across tasks and threads of a process."""
 
+    probe_table = "results"
+
     def __init__(self, path: Path) -> None:
+        super().__init__()
         self.path = Path(path)
-        self._lock = threading.Lock()
         #: (damaged file, where it was moved) when the file found was not a usable cache.
         self.moved_aside: tuple[Path, Path] | None = None
         try:
@@ -77,13 +79,9 @@ class ResultCache:
             ) from exc
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None)
+        db = connect(self.path, _SCHEMA, synchronous="NORMAL")
         try:
-            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("PRAGMA synchronous = NORMAL")
-            db.execute(_SCHEMA)
-            db.execute("SELECT COUNT(*) FROM results").fetchone()
+            db.execute("SELECT COUNT(*) FROM results").fetchone()  # a damaged file fails here, not on first use
         except BaseException:
             db.close()
             raise
@@ -103,15 +101,6 @@ class ResultCache:
             if journal.exists():
                 os.replace(journal, target.with_name(target.name + suffix))
         return target
-
-    def usable(self) -> bool:
-        """Whether the cache answers a query now (the API's readiness probe asks)."""
-        try:
-            with self._lock:
-                self._db.execute("SELECT 1 FROM results LIMIT 1").fetchall()
-        except sqlite3.Error:
-            return False
-        return True
 
     def get(self, result_id: str, *, source: Source | None = None) -> SummaryResult | None:
         """The cached result for ``result_id`` marked as a hit, or None. ``source`` replaces the stored one
@@ -161,10 +150,6 @@ class ResultCache:
     def __len__(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM results").fetchone()[0])
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
 
 
 _open: dict[tuple[int, Path], ResultCache] = {}

@@ -19,18 +19,22 @@ from ._postprocess import dedupe, derive, drop_past_meetings, ground
 from ._prompts import PromptSet, load_prompts
 from ._version import __version__
 from .backends import Backend, backend_identity, create_backend
+from .backends._gguf import Progress
 from .cache import result_cache
 from .config import Settings
 from .grounding import Quotes
 from .schemas import (
     CALLS,
     CATEGORIES,
+    CATEGORY,
     SCHEMA_VERSION,
     ArticleSummary,
     CallTiming,
+    Grounding,
     OverviewCall,
     Provenance,
     Record,
+    RejectedItem,
     Source,
     SummaryResult,
     Timings,
@@ -39,7 +43,7 @@ from .schemas import (
 
 #: The record categories each call answers (the overview call answers ``actors``, the others their own).
 CALL_CATEGORIES: dict[str, tuple[str, ...]] = {
-    call: tuple(c for c in CATEGORIES if c in model.model_fields) for call, model in CALLS.items()
+    call: tuple(c for c in CATEGORIES if CATEGORY[c].call == call) for call in CALLS
 }
 
 
@@ -58,6 +62,26 @@ def calls_for(text: str) -> dict[str, type[Record]]:
     if _AREA_OR_SHARE.search(text):
         return CALLS
     return {name: model for name, model in CALLS.items() if name != "territorial_figures"}
+
+
+#: Rejections a re-ask cannot mend: instructions planted in the article, and meetings that are not upcoming.
+_FINAL_CODES = frozenset({"injected", "not_upcoming", "meeting_not_upcoming", "meeting_called_off"})
+#: Fields code computes from the model's (SPEC §1): not shown back to the model.
+_DERIVED_FIELDS = frozenset({"date_from", "date_to", "value_km2"})
+
+
+def retry_lists(rejected: list[RejectedItem]) -> dict[str, str]:
+    """Per record call, its rejected records that a re-ask may mend, one per line with the reason."""
+    lines: dict[str, list[str]] = {}
+    for item in rejected:
+        if item.code in _FINAL_CODES or not CATEGORY[item.category].claim:
+            continue
+        shown = {k: v for k, v in item.item.items() if k not in _DERIVED_FIELDS}
+        reason = item.reason.removeprefix("unsupported: ")
+        lines.setdefault(CATEGORY[item.category].call, []).append(
+            f"- {json.dumps(shown, ensure_ascii=False)}\n  rejected: {reason}"
+        )
+    return {call: "\n".join(listed) for call, listed in lines.items()}
 
 
 def result_id(article: Article, backend: tuple[str, str], prompts: PromptSet, settings: Settings) -> str:
@@ -84,16 +108,20 @@ class Summarizer:
     The backend is created on first use: articles answered from the result cache never load it.
     """
 
-    def __init__(self, settings: Settings | None = None, backend: Backend | None = None) -> None:
+    def __init__(
+        self, settings: Settings | None = None, backend: Backend | None = None, *, progress: Progress | None = None
+    ) -> None:
+        """``progress`` hears the embedded model's first assembly when this creates a local backend."""
         self.settings = settings or Settings()
         self._backend = backend
+        self._progress = progress
         self.identity = (backend.name, backend.model) if backend is not None else backend_identity(self.settings)
         self.prompts = load_prompts(self.settings.prompt_file)
 
     @property
     def backend(self) -> Backend:
         if self._backend is None:
-            self._backend = create_backend(self.settings)
+            self._backend = create_backend(self.settings, progress=self._progress)
         return self._backend
 
     def prepare(
@@ -143,43 +171,48 @@ class Summarizer:
         found: dict[str, list[Record]] = {c: [] for c in CATEGORIES}
         quotes = Quotes(article.text)
         published = article.published.isoformat() if article.published else None
+        shared_parts: list[str] = []
         for part, chunk in enumerate(chunks, start=1):
             shared = self.prompts.article(text=chunk, title=article.title, published=published)
-            for call, model in calls_for(chunk).items():
+            shared_parts.append(shared)
+            for call in calls_for(chunk):
                 passages: list[str | None] = [None]
                 if call in self.prompts.passage_calls:
                     parts = split_article(chunk, self.prompts.passage_chars)
                     passages = list(parts) if len(parts) > 1 else [None]
                 for number, passage in enumerate(passages, start=1):
-                    answer = await self.backend.call(call, self.prompts.messages(call, shared, passage), model)
-                    usage.add(answer.usage)
                     name = call if len(chunks) == 1 else f"{call}[{part}]"
-                    calls.append(CallTiming(name=name if passage is None else f"{name}/{number}", ms=answer.ms))
-                    data = answer.parsed
+                    data = await self._ask(
+                        call,
+                        self.prompts.messages(call, shared, passage),
+                        name if passage is None else f"{name}/{number}",
+                        usage,
+                        calls,
+                    )
                     if isinstance(data, OverviewCall):
                         summaries.append(data.summary)
-                    for category in CALL_CATEGORIES[call]:
-                        records: list[Record] = getattr(data, category)
-                        found[category].extend(records)
-                        for item in records:  # located now, not at the end: in a server other requests run between
-                            for quote in item.evidence:
-                                quotes(quote)
-        merged: dict[str, Any] = {
-            c: [derive(c, item, article.published) for item in dedupe(c, found[c])] for c in CATEGORIES
-        }
-        summary = ArticleSummary(summary=summaries[0], **merged)
-        summary, past = drop_past_meetings(summary, article.published)
-        await asyncio.sleep(0)  # in a server, other requests' work runs between these steps, not after all of them
-        summary, grounding, rejected = ground(
-            summary, article.text, categories=CATEGORIES, examples=self.prompts.examples, quotes=quotes
-        )
+                    self._collect(call, data, found, quotes)
+        summary, grounding, rejected = await self._check(found, summaries[0], article, quotes)
+        if self.prompts.retries and len(chunks) == 1 and (asks := retry_lists(rejected)):
+            # Records that failed a support check are asked for once more, with the reasons, and every answer is
+            # checked again. Kept records come first and the new answers before the rejected originals, so a
+            # corrected record with the same key fields replaces its rejected form. A chunked article is not
+            # re-asked (a record's chunk is not known).
+            again: dict[str, list[Record]] = {c: [] for c in CATEGORIES}
+            for call, listing in asks.items():
+                messages = self.prompts.retry_messages(call, shared_parts[0], listing)
+                data = await self._ask(call, messages, f"{call}/retry", usage, calls)
+                self._collect(call, data, again, quotes)
+            if any(again.values()):
+                merged = {c: [*getattr(summary, c), *again[c], *found[c]] for c in CATEGORIES}
+                summary, grounding, rejected = await self._check(merged, summary.summary, article, quotes)
         await asyncio.sleep(0)
         result = SummaryResult(
             id=self.result_id(article),
             source=source,
             summary=summary,
             grounding=grounding,
-            rejected=past + rejected,
+            rejected=rejected,
             provenance=Provenance(
                 summarizer_version=__version__,
                 backend=self.backend.name,
@@ -194,6 +227,38 @@ class Summarizer:
         if cache is not None:  # only a validated, grounded result gets here
             await asyncio.to_thread(cache.put, result)
         return result
+
+    async def _ask(
+        self, call: str, messages: list[dict[str, str]], name: str, usage: Usage, calls: list[CallTiming]
+    ) -> Any:
+        answer = await self.backend.call(call, messages, CALLS[call])
+        usage.add(answer.usage)
+        calls.append(CallTiming(name=name, ms=answer.ms))
+        return answer.parsed
+
+    @staticmethod
+    def _collect(call: str, data: Any, into: dict[str, list[Record]], quotes: Quotes) -> None:
+        for category in CALL_CATEGORIES[call]:
+            records: list[Record] = getattr(data, category)
+            into[category].extend(records)
+            for item in records:  # located now, not at the end: in a server other requests run between
+                for quote in item.evidence:
+                    quotes(quote)
+
+    async def _check(
+        self, found: dict[str, list[Record]], text: str, article: Article, quotes: Quotes
+    ) -> tuple[ArticleSummary, Grounding, list[RejectedItem]]:
+        """Merge, derive and ground the records found; past meetings and unsupported records are rejected."""
+        merged: dict[str, Any] = {
+            c: [derive(c, item, article.published) for item in dedupe(c, found[c])] for c in CATEGORIES
+        }
+        summary = ArticleSummary(summary=text, **merged)
+        summary, past = drop_past_meetings(summary, article.published)
+        await asyncio.sleep(0)  # in a server, other requests' work runs between these steps, not after all of them
+        summary, grounding, rejected = ground(
+            summary, article.text, categories=CATEGORIES, examples=self.prompts.examples, quotes=quotes
+        )
+        return summary, grounding, past + rejected
 
     async def aclose(self) -> None:
         if self._backend is not None:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from .grounding import STOPWORDS, WORD, normalise, same_word, words
-from .schemas import Demand, Meeting, MeetingDraft, Position, QuoteLocation, Record, TerritorialFigureDraft
+from .schemas import Demand, MeetingDraft, Position, QuoteLocation, Record, TerritorialFigureDraft, category_of
 from .units import SQ_MI_TO_KM2
 
 
@@ -347,9 +347,35 @@ def _demonym(key: str, word: str) -> bool:
     return word.startswith(key[:5]) and len(word) >= len(key) - 1
 
 
-def actor_support(actors: Sequence[str], sentence: str, before: Callable[[], str]) -> Failure | None:
+#: A headline that presents the text as someone's own words ("Statement by President X on …", "X Statement on
+#: …", "Remarks by X"): every unattributed sentence of the body is that author's.
+_KINDS = r"(?:statement|remarks|op-ed|speech|address|letter)"
+_OWN_WORDS = re.compile(
+    rf"\b{_KINDS}\s+(?:by|from)\s+(?P<after>.+?)(?:\s+(?:on|about|regarding|at|to|in|before)\b|$)"
+    rf"|^(?P<before>.+?)(?:['’]s)?\s+{_KINDS}\b",
+    re.IGNORECASE,
+)
+#: A sentence that reports someone else's words is not the author's own.
+_REPORTED = re.compile(
+    r"\b(said|says|told|warned|according to|announced|reported|stated|claimed|added)\b", re.IGNORECASE
+)
+
+
+def statement_author(source: str) -> str | None:
+    """The author a headline names for a text written as their own words (a statement, remarks, a letter), or
+    None."""
+    head = headline_end(source)
+    match = _OWN_WORDS.search(source[:head].strip()) if head else None
+    return (match.group("after") or match.group("before")) if match else None
+
+
+def actor_support(
+    actors: Sequence[str], sentence: str, before: Callable[[], str], author: str | None = None
+) -> Failure | None:
     """A record's actor is named in its quote's sentence, or the sentence refers back ("he", "the minister",
-    "the Kremlin") and the actor is named in the sentences just before it (``before()``, read only then)."""
+    "the Kremlin") and the actor is named in the sentences just before it (``before()``, read only then), or the
+    text is a statement whose headline names the actor as its ``author`` and the sentence reports no one else's
+    words."""
     if not actors:
         return None
     if any(mentions(a, sentence) for a in actors):
@@ -358,6 +384,8 @@ def actor_support(actors: Sequence[str], sentence: str, before: Callable[[], str
         preceding = before()
         if any(mentions(a, preceding) for a in actors):
             return None
+    if author is not None and not _REPORTED.search(sentence) and any(mentions(a, author) for a in actors):
+        return None
     return Failure("actor_not_in_quote", f"{actors[0]!r} is neither named in its quote nor the one it refers to")
 
 
@@ -373,21 +401,16 @@ def content_support(content: str, sentence: str) -> bool:
 
 
 def actors_of(item: Record) -> list[str]:
-    if isinstance(item, Position):
-        return [item.holder]
-    if isinstance(item, Demand):
-        return [item.demander]
-    if isinstance(item, MeetingDraft | Meeting):
-        return list(item.participants)
-    return []
+    """Who holds, makes or attends the record (its category's ``actor`` field)."""
+    field = category_of(item).actor
+    value = getattr(item, field) if field else None
+    return list(value) if isinstance(value, list) else [value] if isinstance(value, str) else []
 
 
 def content_of(item: Record) -> str | None:
-    if isinstance(item, Position):
-        return item.stance
-    if isinstance(item, Demand):
-        return item.demand
-    return None
+    """What the record says in the model's words (its category's ``content`` field)."""
+    field = category_of(item).content
+    return getattr(item, field) if field else None
 
 
 def headline_end(source: str) -> int:
@@ -477,7 +500,9 @@ def check_record(
     def before() -> str:  # read only when the sentence refers back to an actor named earlier
         return " ".join(preceding_sentences(source, s) for s, _ in bounds)
 
-    if failure := actor_support(actors_of(item), sentences, before):
+    body = [bound for bound in bounds if bound[0] >= head]
+    author = statement_author(source) if head and len(body) == len(bounds) else None
+    if failure := actor_support(actors_of(item), sentences, before, author):
         return failure
     content = content_of(item)
     if content is not None and not content_support(content, " ".join(quotes)):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from summarizer import summarize
-from summarizer._models import CATALOGUE, ensure_model
+from summarizer.backends._gguf import CATALOGUE, ensure_model
 from summarizer.backends.local import LocalBackend
 from summarizer.config import Settings
 from summarizer.errors import BackendTimeoutError, BackendUnavailableError, ModelFileError
@@ -30,7 +30,7 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A cache directory holding the assembled default model, shared by this module's tests."""
     cache = tmp_path_factory.mktemp("model-cache")
     try:
-        ensure_model(Settings(cache_dir=cache), progress=False)
+        ensure_model(Settings(cache_dir=cache))
     except ModelFileError as exc:
         pytest.skip(f"embedded model not installed: {exc}")
     return cache

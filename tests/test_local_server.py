@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from summarizer.backends import _llama_server as srv
+from summarizer.backends import _server_process as srv
 from summarizer.backends.local import LocalBackend, repair_json
 from summarizer.config import Settings
 from summarizer.errors import BackendUnavailableError, ModelFileError

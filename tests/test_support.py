@@ -3,12 +3,17 @@ of AUDIT.md, and the records a careful reader would keep."""
 
 from __future__ import annotations
 
+import re
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from summarizer import summarize
+from summarizer import Settings, summarize
+from summarizer.backends.fake import EMPTY_ANSWERS, FakeBackend
 from summarizer.grounding import altered, locate
+from summarizer.pipeline import calls_for
 from summarizer.schemas import Demand, MeetingDraft, Position, QuoteLocation, TerritorialFigureDraft
 from summarizer.support import (
     actor_support,
@@ -198,6 +203,34 @@ def test_he_resolves_to_the_name_before_it() -> None:
     assert check(view.model_copy(update={"holder": "Ilse Varga"}), quote) == "actor_not_in_quote"
 
 
+def test_in_a_statement_the_unattributed_sentences_are_the_authors() -> None:
+    text = (
+        "Statement by Prime Minister Arvo Tamm on the Crisis in Dorn\n\n"
+        "I am deeply troubled by the fighting in the Dorn valley. Kestria must withdraw its forces at once. "
+        "Observers said the fighting was the worst in a decade."
+    )
+
+    def view(holder: str, quote: str) -> str | None:
+        record = Position(holder=holder, topic="fighting in Dorn", stance="Deeply troubled by it.", evidence=[quote])
+        failure = check_record(record, text, [locate(quote, text)])
+        return failure.code if failure else None
+
+    assert view("Arvo Tamm", "I am deeply troubled by the fighting in the Dorn valley") is None
+    demand = Demand(demander="Arvo Tamm", addressee="Kestria", demand="Withdraw its forces at once",
+                    consequence=None, evidence=["Kestria must withdraw its forces at once"])  # fmt: skip
+    assert check_record(demand, text, [locate(demand.evidence[0], text)]) is None
+    # The headline's other names are not its author; a sentence reporting someone else's words is not his.
+    assert view("Dorn", "I am deeply troubled by the fighting in the Dorn valley") is None  # named in the quote
+    assert view("Ilse Varga", "I am deeply troubled by the fighting in the Dorn valley") == "actor_not_in_quote"
+    assert view("Arvo Tamm", "Observers said the fighting was the worst in a decade") == "actor_not_in_quote"
+    # In a news report (no statement headline) "I" is not resolved to anyone.
+    report = text.replace("Statement by Prime Minister Arvo Tamm on", "Tamm speaks out on")
+    quote = "I am deeply troubled by the fighting in the Dorn valley"
+    record = Position(holder="Arvo Tamm", topic="fighting", stance="Deeply troubled.", evidence=[quote])
+    failure = check_record(record, report, [locate(quote, report)])
+    assert failure is not None and failure.code == "actor_not_in_quote"
+
+
 def test_capitals_and_adjectives_name_their_state() -> None:
     assert mentions("Russia", "The Kremlin said on Monday")
     assert mentions("Russia", "Russian officials said")
@@ -288,3 +321,82 @@ def test_unsupported_records_are_moved_to_rejected_with_their_code() -> None:
     assert result.grounding.counts.unsupported_items == 2
     assert result.grounding.counts.altered_quotes == 1
     assert all(r.reason for r in result.rejected)
+
+
+# --- re-asking rejected records ---------------------------------------------------------------------------------
+
+RETRY = "\nretry: |\n  Rejected:\n  {{ rejected }}\n  Answer again for these records only.\n"
+BAD_DEMAND = {
+    "demander": "Arvo Tamm", "addressee": "Kestria", "demand": "Withdraw its troops from the Dorn valley",
+    "consequence": None, "evidence": ["Kestria now controls roughly 20% of Norland's territory"],
+}  # fmt: skip
+GOOD_DEMAND = {
+    **BAD_DEMAND,
+    "evidence": ["Prime Minister Arvo Tamm demanded that Kestria withdraw its troops from the Dorn valley"],
+}
+
+
+def retrying(tmp_path: Path, script: dict[str, Any]) -> tuple[Settings, FakeBackend, list[tuple[str, str]]]:
+    """Settings with a prompt file that re-asks, and a fake backend that logs (call, last message) and answers
+    each call name's answers in turn."""
+    prompt = tmp_path / "retry.yaml"
+    shipped = resources.files("summarizer.prompts").joinpath("extract.yaml").read_text(encoding="utf-8")
+    prompt.write_text(re.sub(r"(?m)^retry:.*(\n  .*)*", "", shipped) + RETRY, encoding="utf-8")
+    settings = Settings(backend="fake", prompt_file=prompt)
+    turns = {name: list(answers) for name, answers in script.items()}
+    log: list[tuple[str, str]] = []
+
+    def answer(call: str, messages: list[dict[str, Any]]) -> Any:
+        log.append((call, messages[-1]["content"]))
+        queue = turns.get(call)
+        if not queue:
+            return EMPTY_ANSWERS[call]
+        return queue.pop(0) if len(queue) > 1 else queue[0]
+
+    return settings, FakeBackend(settings, answer), log
+
+
+def test_a_rejected_record_is_re_asked_once_with_its_reason_and_kept_when_mended(tmp_path: Path) -> None:
+    settings, backend, log = retrying(tmp_path, {"demands": [{"demands": [BAD_DEMAND]}, {"demands": [GOOD_DEMAND]}]})
+    result = summarize(ARTICLE, backend=backend, settings=settings, published="2026-03-05")
+    demand_calls = [text for call, text in log if call == "demands"]
+    assert len(demand_calls) == 2
+    assert "Rejected:" not in demand_calls[0]
+    assert "Withdraw its troops from the Dorn valley" in demand_calls[1]
+    assert "states no demand" in demand_calls[1]
+    assert [d.evidence for d in result.summary.demands] == [GOOD_DEMAND["evidence"]]
+    assert result.rejected == []  # the mended record (same key fields) replaces its rejected form
+    assert [c.name for c in result.timings.calls][-1] == "demands/retry"
+    assert result.usage.model_calls == len(log)
+
+
+def test_a_re_asked_record_that_fails_again_stays_rejected_and_is_not_asked_a_third_time(tmp_path: Path) -> None:
+    settings, backend, log = retrying(tmp_path, {"demands": [{"demands": [BAD_DEMAND]}]})
+    result = summarize(ARTICLE, backend=backend, settings=settings, published="2026-03-05")
+    assert [call for call, _ in log].count("demands") == 2
+    assert result.summary.demands == []
+    assert [r.code for r in result.rejected] == ["demand_not_in_quote"]  # the same record, listed once
+
+
+def test_past_meetings_and_kept_records_are_not_re_asked(tmp_path: Path) -> None:
+    past = {
+        "participants": ["Ilse Varga"], "location": "Sarn", "when_text": "last week", "purpose": None,
+        "status": "scheduled",
+        "evidence": ["Foreign Minister Ilse Varga met her Kestrian counterpart in Sarn last week"],
+    }  # fmt: skip
+    script = {"demands": [{"demands": [GOOD_DEMAND]}], "upcoming_meetings": [{"upcoming_meetings": [past]}]}
+    settings, backend, log = retrying(tmp_path, script)
+    result = summarize(ARTICLE, backend=backend, settings=settings, published="2026-03-05")
+    assert sorted(call for call, _ in log) == sorted(calls_for(ARTICLE))  # each call once
+    assert [r.code for r in result.rejected] == ["meeting_not_upcoming"]
+
+
+def test_without_a_retry_template_nothing_is_re_asked(tmp_path: Path) -> None:
+    settings, backend, log = retrying(tmp_path, {"demands": [{"demands": [BAD_DEMAND]}, {"demands": [GOOD_DEMAND]}]})
+    plain_prompt = tmp_path / "plain.yaml"
+    shipped = resources.files("summarizer.prompts").joinpath("extract.yaml").read_text(encoding="utf-8")
+    plain_prompt.write_text(re.sub(r"(?m)^retry:.*(\n  .*)*", "", shipped), encoding="utf-8")
+    settings = settings.model_copy(update={"prompt_file": plain_prompt})
+    result = summarize(ARTICLE, backend=backend, settings=settings, published="2026-03-05")
+    assert [call for call, _ in log].count("demands") == 1
+    assert result.summary.demands == []

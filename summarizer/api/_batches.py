@@ -21,9 +21,9 @@ from ..errors import BackendError, BackendTimeoutError, BackendUnavailableError,
 from ..pipeline import Summarizer
 from ..schemas import SummaryResult
 from ._auth import Caller, caller_of
+from ._bodies import BatchIn, BatchStatus, error_responses
 from ._errors import ApiError
 from ._metrics import Metrics
-from ._models import BatchIn, BatchStatus, error_responses
 from ._store import LEASE_S, BatchDB, SqliteBatchStore, owner_tag
 
 log = logging.getLogger("summarizer.api")

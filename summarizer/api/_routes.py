@@ -16,10 +16,10 @@ from ..errors import BackendError, ConfigError, SummarizerError
 from ..pipeline import Summarizer
 from ..schemas import SummaryResult
 from ._auth import caller_of
+from ._bodies import ArticleIn, Health, Readiness, error_responses
 from ._errors import ApiError
 from ._logging import USAGE_KEY
 from ._metrics import CONTENT_TYPE
-from ._models import ArticleIn, Health, Readiness, error_responses
 
 log = logging.getLogger("summarizer.api")
 READY_TIMEOUT_S = 5.0

@@ -17,13 +17,13 @@ import json
 import os
 import socket
 import sqlite3
-import threading
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .._sqlite import SharedFile, connect
 from ..batch import RecordError
 from ..schemas import SummaryResult
 
@@ -89,36 +89,19 @@ def _owner_gone(owner: str, heartbeat: float | None, now: float) -> bool:
     return heartbeat is None or now - heartbeat > LEASE_S
 
 
-class BatchDB:
+class BatchDB(SharedFile):
     """A thread-safe handle on the batches file; every method has an ``a``-prefixed async twin."""
 
+    probe_table = "batches"
+
     def __init__(self, path: Path) -> None:
+        super().__init__()
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(
-            self.path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None
-        )
-        self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = FULL")
-        self._db.executescript(_SCHEMA)
+        self._db = connect(self.path, _SCHEMA, synchronous="FULL")
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(batches)")}
         if "tenant" not in columns:  # a file written before batches had owners: its batches belong to no key
             self._db.execute("ALTER TABLE batches ADD COLUMN tenant TEXT")
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    def usable(self) -> bool:
-        """Whether the batches file answers a query now (the readiness probe asks)."""
-        try:
-            with self._lock:
-                self._db.execute("SELECT 1 FROM batches LIMIT 1").fetchall()
-        except sqlite3.Error:
-            return False
-        return True
 
     def _tx(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         with self._lock:

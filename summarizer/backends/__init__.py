@@ -10,6 +10,7 @@ from .base import FAKE_MODEL, OPENAI_DEFAULT_MODEL, Backend, CallResult
 
 if TYPE_CHECKING:
     from ..config import Settings
+    from ._gguf import Progress
 
 # name -> (module, class, what to install when its imports are missing)
 _REGISTRY: dict[str, tuple[str, str, str]] = {
@@ -31,7 +32,7 @@ def backend_identity(settings: Settings) -> tuple[str, str]:
     """
     name = settings.backend_name
     if name == "local":
-        from .._models import model_id
+        from ._gguf import model_id
 
         return name, model_id(settings)
     if name == "openai":
@@ -41,8 +42,8 @@ def backend_identity(settings: Settings) -> tuple[str, str]:
     raise ConfigError(f"unknown backend {name!r}; choose one of {available_backends()}")
 
 
-def create_backend(settings: Settings) -> Backend:
-    """Instantiate the backend the settings name."""
+def create_backend(settings: Settings, *, progress: Progress | None = None) -> Backend:
+    """Instantiate the backend the settings name. ``progress`` hears the local model's first assembly."""
     name = settings.backend_name
     try:
         module_name, class_name, hint = _REGISTRY[name]
@@ -53,7 +54,7 @@ def create_backend(settings: Settings) -> Backend:
     except ImportError as exc:
         raise ConfigError(f"the {name} backend needs packages that are not installed ({exc.name}): {hint}") from exc
     factory = getattr(module, class_name)
-    backend: Backend = factory(settings)
+    backend: Backend = factory(settings, progress=progress) if name == "local" else factory(settings)
     return backend
 
 

@@ -36,13 +36,11 @@ Script = Mapping[str, Answer] | Callable[[str, list[dict[str, Any]]], Answer] | 
 
 CALLS_KEPT = 1000
 _CALL_BY_MODEL = {model.__name__: name for name, model in CALLS.items()}
+#: Each call's answer when the script gives none: no records (and, for the overview, a summary saying why).
 EMPTY_ANSWERS: dict[str, dict[str, Any]] = {
-    "overview": {"summary": "No summary: the fake backend was given no script.", "actors": []},
-    "positions": {"positions": []},
-    "demands": {"demands": []},
-    "territorial_figures": {"territorial_figures": []},
-    "upcoming_meetings": {"upcoming_meetings": []},
+    name: {field: [] for field in model.model_fields if field != "summary"} for name, model in CALLS.items()
 }
+EMPTY_ANSWERS["overview"]["summary"] = "No summary: the fake backend was given no script."
 
 
 def load_script(path: Path) -> dict[str, Any]:

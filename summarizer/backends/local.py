@@ -22,11 +22,11 @@ from openai import AsyncOpenAI
 from openai.types.completion_usage import PromptTokensDetails
 from pydantic import BaseModel
 
-from .._models import ensure_model, model_id
 from ..config import Settings
 from ..errors import BackendTimeoutError, BackendUnavailableError
-from . import _llama_server as srv
+from . import _server_process as srv
 from ._compute_lock import compute_turn
+from ._gguf import Progress, TextProgress, ensure_model, model_id
 from .base import CallResult
 from .openai import OpenAIBackend
 
@@ -39,8 +39,10 @@ class LocalBackend(OpenAIBackend):
 
     name = "local"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, progress: Progress | None = None) -> None:
+        """``progress`` hears how the embedded model's first assembly goes (plain lines on stderr by default)."""
         super().__init__(settings, model=model_id(settings), response_format="json_object", raw_create=self._create)
+        self.progress: Progress = progress or TextProgress()
         self.server: srv.LlamaServer | None = None
         self.server_timings: list[srv.Timings] = []
         self._http: AsyncOpenAI | None = None
@@ -52,7 +54,7 @@ class LocalBackend(OpenAIBackend):
     def server_options(self) -> srv.ServerOptions:
         s = self.settings
         return srv.ServerOptions(
-            model_path=ensure_model(s),
+            model_path=ensure_model(s, progress=self.progress),
             n_ctx=s.local_ctx,
             n_threads=s.local_threads or len(os.sched_getaffinity(0)) or 1,
             log_dir=s.cache_dir / "logs",

@@ -17,6 +17,7 @@ from ..errors import BackendUnavailableError, InputError
 from ..pipeline import Summarizer
 from ._errors import err_console, exit_on_error
 from ._options import with_settings
+from ._progress import ModelBar
 
 EXIT_SOME_FAILED = 1
 EXIT_INTERRUPTED = 130
@@ -40,7 +41,7 @@ def _progress_bar() -> Progress:
 
 
 async def _run(source: Path, store: JsonlStore, settings: Settings, total: int) -> BatchReport:
-    summarizer = Summarizer(settings)
+    summarizer = Summarizer(settings, progress=ModelBar())
     try:
         # an OpenAI-compatible endpoint is checked up front: a batch against a dead endpoint would only
         # fill the output with failures (the local backend starts on first use, so it is not woken here)

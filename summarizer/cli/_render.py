@@ -9,41 +9,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from ..schemas import SummaryResult
-
-COLUMNS: dict[str, tuple[str, ...]] = {
-    "actors": ("name", "kind", "affiliation", "role"),
-    "positions": ("holder", "topic", "stance"),
-    "demands": ("demander", "addressee", "demand", "consequence"),
-    "territorial_figures": (
-        "territory",
-        "controller",
-        "measure",
-        "value",
-        "unit",
-        "value_km2",
-        "period",
-        "attributed_to",
-    ),
-    "upcoming_meetings": ("participants", "location", "when_text", "date_from", "date_to", "status"),
-}
-TITLES = {
-    "actors": "Actors",
-    "positions": "Positions",
-    "demands": "Demands",
-    "territorial_figures": "Territorial figures",
-    "upcoming_meetings": "Upcoming meetings",
-}
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, list):
-        return ", ".join(_cell(v) for v in value)
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
+from ..display import value_text
+from ..schemas import CATEGORY, SummaryResult
 
 
 def _footer(result: SummaryResult) -> str:
@@ -58,16 +25,17 @@ def _footer(result: SummaryResult) -> str:
 
 def render_table(result: SummaryResult, console: Console) -> None:
     parts: list[Any] = [Text(result.summary.summary)]
-    for category, columns in COLUMNS.items():
-        items = getattr(result.summary, category)
+    for category in CATEGORY.values():
+        items = getattr(result.summary, category.name)
         if not items:
             continue
-        table = Table(title=f"{TITLES[category]} ({len(items)})", title_justify="left", expand=True, show_lines=False)
+        columns = category.columns
+        table = Table(title=f"{category.title} ({len(items)})", title_justify="left", expand=True, show_lines=False)
         for column in columns:
             table.add_column(column.replace("_", " "), overflow="fold")
         table.add_column("evidence", overflow="fold", style="dim")
         for item in items:
-            row = [_cell(getattr(item, c, None)) for c in columns]
+            row = [value_text(getattr(item, c, None)) for c in columns]
             table.add_row(*row, "“" + item.evidence[0] + "”")
         parts.append(table)
     if result.rejected:
@@ -87,18 +55,19 @@ def render_table(result: SummaryResult, console: Console) -> None:
 
 def render_markdown(result: SummaryResult) -> str:
     lines = [f"# {result.source.title or 'Summary'}", "", result.summary.summary, ""]
-    for category, columns in COLUMNS.items():
-        items = getattr(result.summary, category)
+    for category in CATEGORY.values():
+        items = getattr(result.summary, category.name)
         if not items:
             continue
+        columns = category.columns
         lines += [
-            f"## {TITLES[category]}",
+            f"## {category.title}",
             "",
             "| " + " | ".join(columns) + " | evidence |",
             "|" + "---|" * (len(columns) + 1),
         ]
         for item in items:
-            cells = [_cell(getattr(item, c, None)).replace("|", "\\|") for c in columns]
+            cells = [value_text(getattr(item, c, None)).replace("|", "\\|") for c in columns]
             lines.append("| " + " | ".join(cells) + " | " + item.evidence[0].replace("|", "\\|") + " |")
         lines.append("")
     if result.rejected:

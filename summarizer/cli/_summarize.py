@@ -7,7 +7,7 @@ import json
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -15,10 +15,11 @@ from rich.console import Console
 from .._input import decode_bytes
 from ..config import Settings
 from ..errors import InputError
-from ..pipeline import asummarize
+from ..pipeline import Summarizer
 from ..schemas import ArticleSummary, SummaryResult
 from ._errors import exit_on_error
 from ._options import with_settings
+from ._progress import ModelBar
 from ._render import render_markdown, render_table
 
 
@@ -41,6 +42,14 @@ def _read(path: str) -> tuple[str, bool]:
     return text, file.suffix.lower() in (".html", ".htm")
 
 
+async def _summarize(settings: Settings, text: str | None, **source: Any) -> SummaryResult:
+    engine = Summarizer(settings, progress=ModelBar())
+    try:
+        return await engine.summarize(text, **source)
+    finally:
+        await engine.aclose()
+
+
 @with_settings
 def summarize_command(
     file: Annotated[str, typer.Argument(help="Article file (.txt, .md, .html) or - for standard input.")],
@@ -60,13 +69,13 @@ def summarize_command(
     with exit_on_error():
         text, is_html = _read(file)
         result: SummaryResult = asyncio.run(
-            asummarize(
+            _summarize(
+                settings,
                 None if is_html else text,
                 html=text if is_html else None,
                 title=title,
                 url=url,
                 published=published,
-                settings=settings,
             )
         )
     chosen = format or (OutputFormat.table if sys.stdout.isatty() else OutputFormat.json)

@@ -29,7 +29,7 @@ import httpx
 from ..errors import BackendUnavailableError
 
 STOP_GRACE_S = 5.0
-SERVER_MODULE = "summarizer.backends._llama_serve"  # llama-cpp-python's server with greedy grammar sampling
+SERVER_MODULE = "summarizer.backends._patched_llama_server"  # llama-cpp-python's server with greedy grammar sampling
 _KEEP_LOGS = 8
 _PR_SET_PDEATHSIG = 1
 
@@ -96,7 +96,7 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
 
 
 class LlamaServer:
-    """One local model server subprocess (llama-cpp-python's server, see :mod:`._llama_serve`)."""
+    """One local model server subprocess (llama-cpp-python's server, see :mod:`._patched_llama_server`)."""
 
     def __init__(self, options: ServerOptions) -> None:
         self.options = options

@@ -16,7 +16,7 @@ kernels, and AMX tiles when the build has AMX. On a build with AVX-512 this modu
 1.5B model read prompts at ~80 tokens/s with the weights in place against ~58 tokens/s repacked
 (``bench/local.py``). On an AVX2-only build repacking is faster (~46 against ~40 tokens/s) and stays on.
 
-    python -m summarizer.backends._llama_serve --model FILE ...   # same arguments as llama_cpp.server
+    python -m summarizer.backends._patched_llama_server --model FILE ...   # same arguments as llama_cpp.server
 """
 
 from __future__ import annotations

@@ -15,20 +15,22 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
-
-from .errors import ModelFileError
+from ..errors import ModelFileError
 
 if TYPE_CHECKING:
-    from .config import Settings
+    from ..config import Settings
+
+#: How assembly reports itself: ``(label, done, total)`` bytes as they are copied or hashed, from ``done == 0``
+#: to ``done == total``; ``total == 0`` is a notice without a bar ("waiting for another process"). The CLI draws
+#: a progress bar; ``TextProgress`` writes plain lines; ``None`` is silent.
+Progress = Callable[[str, int, int], None]
 
 GGUF_MAGIC = b"GGUF"
 _CHUNK = 4 * 1024 * 1024
@@ -85,7 +87,7 @@ def model_id(settings: Settings) -> str:
     return CATALOGUE[settings.local_model].model_id
 
 
-def ensure_model(settings: Settings, *, progress: bool = True) -> Path:
+def ensure_model(settings: Settings, *, progress: Progress | None = None) -> Path:
     """Path of a verified GGUF for the local backend, assembling the embedded model on first use."""
     if settings.model_path is not None:
         return check_gguf(Path(settings.model_path))
@@ -114,7 +116,7 @@ def check_gguf(path: Path) -> Path:
     return path
 
 
-def assemble_model(entry: EmbeddedModel, directory: Path, *, progress: bool = True) -> Path:
+def assemble_model(entry: EmbeddedModel, directory: Path, *, progress: Progress | None = None) -> Path:
     """Assemble ``entry`` into ``directory/<name>.gguf`` once; verified, atomic, safe under concurrency."""
     target = directory / f"{entry.name}.gguf"
     stamp = directory / f"{entry.name}.gguf.verified.json"
@@ -164,7 +166,7 @@ def _write_stamp(target: Path, stamp: Path, entry: EmbeddedModel) -> None:
 
 
 @contextlib.contextmanager
-def _exclusive(lock_path: Path, *, progress: bool) -> Iterator[None]:
+def _exclusive(lock_path: Path, *, progress: Progress | None) -> Iterator[None]:
     with lock_path.open("a+b") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -208,7 +210,7 @@ def _check_space(directory: Path, needed: int) -> None:
         )
 
 
-def _assemble(entry: EmbeddedModel, parts: list[Traversable], target: Path, *, progress: bool) -> None:
+def _assemble(entry: EmbeddedModel, parts: list[Traversable], target: Path, *, progress: Progress | None) -> None:
     tmp = target.with_name(f".{target.name}.{os.getpid()}.partial")
     digest = hashlib.sha256()
     written = 0
@@ -241,7 +243,7 @@ def _copy(src: IO[bytes], out: IO[bytes], digest: hashlib._Hash, advance: _Advan
     return total
 
 
-def _hash_file(path: Path, entry: EmbeddedModel, *, progress: bool) -> str:
+def _hash_file(path: Path, entry: EmbeddedModel, *, progress: Progress | None) -> str:
     digest = hashlib.sha256()
     size = path.stat().st_size
     with path.open("rb") as fh, _progress(progress, f"verifying {entry.name} model", size) as advance:
@@ -252,31 +254,40 @@ def _hash_file(path: Path, entry: EmbeddedModel, *, progress: bool) -> str:
 
 
 class _Advance:
-    def __init__(self, progress: Progress | None, task: TaskID | None) -> None:
-        self._progress, self._task = progress, task
+    """Counts bytes and reports them to a ``Progress`` callback."""
+
+    def __init__(self, progress: Progress | None, label: str, total: int) -> None:
+        self._progress, self._label, self._total, self.done = progress, label, total, 0
 
     def __call__(self, n: int) -> None:
-        if self._progress is not None and self._task is not None:
-            self._progress.advance(self._task, n)
+        self.done += n
+        if self._progress is not None:
+            self._progress(self._label, self.done, self._total)
 
 
 @contextlib.contextmanager
-def _progress(enabled: bool, label: str, total: int) -> Iterator[_Advance]:
-    if not enabled:
-        yield _Advance(None, None)
-        return
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=False,
-    )
-    with bar:
-        yield _Advance(bar, bar.add_task(label, total=total))
+def _progress(progress: Progress | None, label: str, total: int) -> Iterator[_Advance]:
+    advance = _Advance(progress, label, total)
+    advance(0)
+    yield advance
 
 
-def _say(enabled: bool, message: str) -> None:
-    if enabled:
-        print(message, file=sys.stderr, flush=True)
+def _say(progress: Progress | None, message: str) -> None:
+    if progress is not None:
+        progress(message, 0, 0)
+
+
+class TextProgress:
+    """A ``Progress`` that writes plain lines to stderr: the start, every quarter, and the end of each step."""
+
+    def __init__(self) -> None:
+        self._shown: dict[str, int] = {}
+
+    def __call__(self, label: str, done: int, total: int) -> None:
+        if total == 0:
+            print(label, file=sys.stderr, flush=True)
+            return
+        quarter = 4 * done // total
+        if self._shown.get(label) != quarter:
+            self._shown[label] = quarter
+            print(f"{label}: {done / 1e6:,.0f} of {total / 1e6:,.0f} MB", file=sys.stderr, flush=True)
