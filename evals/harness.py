@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from summarizer import Settings, Summarizer, __version__
+from summarizer import ArticleInput, Settings, Summarizer, __version__
 from summarizer._prompts import load_prompts
 from summarizer.backends import Backend, create_backend
 from summarizer.backends.fake import FakeBackend
@@ -66,9 +66,9 @@ def git_commit() -> str | None:
 def _read_article(engine: Summarizer, gold: GoldArticle, path: Path) -> tuple[Any, str]:
     raw = path.read_bytes().decode("utf-8-sig")
     if path.suffix.lower() in (".html", ".htm"):
-        article = engine.prepare(html=raw, published=gold.published)
+        article = engine.prepare(ArticleInput(html=raw, published=gold.published))
     else:
-        article = engine.prepare(raw, published=gold.published)
+        article = engine.prepare(ArticleInput(raw, published=gold.published))
     return article, article.text
 
 

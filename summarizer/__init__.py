@@ -1,5 +1,6 @@
 """summarizer: strict, typed, source-grounded summaries of news about diplomacy and conflict."""
 
+from ._input import ArticleInput
 from ._version import __version__
 from .backends import Backend, CallResult, create_backend
 from .config import Settings
@@ -8,6 +9,7 @@ from .errors import (
     BackendTimeoutError,
     BackendUnavailableError,
     ConfigError,
+    ErrorCode,
     InputError,
     InputTooLargeError,
     ModelFileError,
@@ -19,6 +21,7 @@ from .pipeline import Summarizer, asummarize, summarize
 from .schemas import ArticleSummary, SummaryResult
 
 __all__ = [
+    "ArticleInput",
     "ArticleSummary",
     "Backend",
     "BackendError",
@@ -26,6 +29,7 @@ __all__ = [
     "BackendUnavailableError",
     "CallResult",
     "ConfigError",
+    "ErrorCode",
     "InputError",
     "InputTooLargeError",
     "ModelFileError",

@@ -3,30 +3,42 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
+def _pack(pieces: Iterable[str], limit: int, joiner: str) -> list[str]:
+    """Consecutive pieces joined with ``joiner`` into parts of at most ``limit`` characters (a piece is never cut;
+    the caller makes every piece fit)."""
+    parts: list[str] = []
+    current = ""
+    for piece in pieces:
+        if current and len(current) + len(joiner) + len(piece) > limit:
+            parts.append(current)
+            current = ""
+        current = f"{current}{joiner}{piece}" if current else piece
+    if current:
+        parts.append(current)
+    return parts
+
+
+def _sentences(paragraph: str, limit: int) -> Iterable[str]:
+    """The paragraph's sentences, any sentence over the limit hard-cut as a last resort."""
+    for sentence in _SENTENCE_END.split(paragraph):
+        while len(sentence) > limit:
+            yield sentence[:limit]
+            sentence = sentence[limit:]
+        yield sentence
+
+
 def _pieces(text: str, limit: int) -> list[str]:
-    """Paragraphs, with any paragraph over the limit cut at sentence ends (or hard-cut as a last resort)."""
+    """Paragraphs, with any paragraph over the limit cut at sentence ends."""
     out: list[str] = []
     for para in re.split(r"\n\s*\n|\n", text):
         if not para.strip():
             continue
-        if len(para) <= limit:
-            out.append(para)
-            continue
-        buf = ""
-        for sentence in _SENTENCE_END.split(para):
-            while len(sentence) > limit:
-                out.append(sentence[:limit])
-                sentence = sentence[limit:]
-            if buf and len(buf) + 1 + len(sentence) > limit:
-                out.append(buf)
-                buf = ""
-            buf = f"{buf} {sentence}" if buf else sentence
-        if buf:
-            out.append(buf)
+        out.extend([para] if len(para) <= limit else _pack(_sentences(para, limit), limit, " "))
     return out
 
 
@@ -34,13 +46,4 @@ def split_article(text: str, limit: int) -> list[str]:
     """Parts of at most ``limit`` characters, each made of whole paragraphs where possible."""
     if len(text) <= limit:
         return [text]
-    chunks: list[str] = []
-    current = ""
-    for piece in _pieces(text, limit):
-        if current and len(current) + 2 + len(piece) > limit:
-            chunks.append(current)
-            current = ""
-        current = f"{current}\n\n{piece}" if current else piece
-    if current:
-        chunks.append(current)
-    return chunks
+    return _pack(_pieces(text, limit), limit, "\n\n")

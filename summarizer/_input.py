@@ -6,14 +6,29 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-from .errors import InputError, InputTooLargeError
+from .errors import ErrorCode, InputError, InputTooLargeError
 
 #: Control characters other than tab, newline, vertical tab, form feed and carriage return.
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f]")
 
 
+@dataclass(frozen=True)
+class ArticleInput:
+    """One article as a caller gives it: exactly one of ``text`` or ``html`` (str, or UTF-8 bytes), and what is
+    known about it. The library, the CLI, a batch record and an HTTP body all come down to this."""
+
+    text: str | bytes | None = None
+    html: str | bytes | None = None
+    title: str | None = None
+    url: str | None = None
+    #: Publication date (ISO YYYY-MM-DD, a datetime is cut to its date): resolves "next Tuesday".
+    published: str | dt.date | None = None
+
+
 @dataclass
 class Article:
+    """A checked article: its plain text and the facts known about it."""
+
     text: str
     title: str | None = None
     url: str | None = None
@@ -28,13 +43,15 @@ LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 def decode_bytes(data: bytes, *, what: str = "input") -> str:
     """Strict UTF-8 with a clear error for binary or mis-encoded data."""
     if b"\x00" in data[:65536]:
-        raise InputError(f"{what} looks binary (contains NUL bytes); send UTF-8 text or HTML", code="binary_input")
+        raise InputError(
+            f"{what} looks binary (contains NUL bytes); send UTF-8 text or HTML", code=ErrorCode.BINARY_INPUT
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(
             f"{what} is not valid UTF-8 (byte {exc.start}: {data[exc.start : exc.start + 1]!r}); re-encode it as UTF-8",
-            code="not_utf8",
+            code=ErrorCode.NOT_UTF8,
         ) from exc
     return text
 
@@ -44,15 +61,15 @@ def _check_text(text: str, *, what: str) -> str:
         raise InputError(
             f"{what} contains a lone surrogate (an unpaired \\ud800-\\udfff escape from a broken encoder); "
             "re-encode it as UTF-8",
-            code="not_utf8",
+            code=ErrorCode.NOT_UTF8,
         )
     sample = text[:65536]
     controls = len(_CONTROL_CHARS.findall(sample))
     if "\x00" in sample or (sample and controls / len(sample) > 0.01):
-        raise InputError(f"{what} looks binary (control characters); send UTF-8 text", code="binary_input")
+        raise InputError(f"{what} looks binary (control characters); send UTF-8 text", code=ErrorCode.BINARY_INPUT)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
-        raise InputError(f"{what} is empty or only whitespace; nothing to summarize", code="empty_input")
+        raise InputError(f"{what} is empty or only whitespace; nothing to summarize", code=ErrorCode.EMPTY_INPUT)
     return text
 
 
@@ -69,7 +86,7 @@ def parse_published(value: str | dt.date | None) -> dt.date | None:
     except ValueError:
         raise InputError(
             f"published date {value!r} is not an ISO date or date-time (YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM])",
-            code="bad_published",
+            code=ErrorCode.BAD_PUBLISHED,
         ) from None
 
 
@@ -78,7 +95,7 @@ def _from_html(html: str) -> tuple[str, str | None, dt.date | None]:
 
     text = trafilatura.extract(html, include_comments=False, include_tables=False, favor_precision=True)
     if not text or not text.strip():
-        raise InputError("no article text could be extracted from the HTML", code="empty_input")
+        raise InputError("no article text could be extracted from the HTML", code=ErrorCode.EMPTY_INPUT)
     meta = trafilatura.extract_metadata(html)
     title = getattr(meta, "title", None) if meta else None
     published = None
@@ -90,21 +107,16 @@ def _from_html(html: str) -> tuple[str, str | None, dt.date | None]:
     return text, title, published
 
 
-def prepare_article(
-    text: str | bytes | None = None,
-    *,
-    html: str | bytes | None = None,
-    title: str | None = None,
-    url: str | None = None,
-    published: str | dt.date | None = None,
-    max_chars: int = 200_000,
-) -> Article:
+def prepare_article(source: ArticleInput, *, max_chars: int = 200_000) -> Article:
     """Validate and normalise one article. Raises InputError naming the problem."""
+    text, html, title, url, published = source.text, source.html, source.title, source.url, source.published
     if (text is None) == (html is None):
-        raise InputError("give exactly one of text or html", code="bad_input")
+        raise InputError("give exactly one of text or html", code=ErrorCode.BAD_INPUT)
     for name, value in (("title", title), ("url", url), ("published", published)):
         if isinstance(value, str) and LONE_SURROGATE.search(value):
-            raise InputError(f"{name} contains a lone surrogate (\\ud800-\\udfff) that is not text", code="not_utf8")
+            raise InputError(
+                f"{name} contains a lone surrogate (\\ud800-\\udfff) that is not text", code=ErrorCode.NOT_UTF8
+            )
     pub = parse_published(published)
     if html is not None:
         raw = decode_bytes(html, what="html") if isinstance(html, bytes) else html

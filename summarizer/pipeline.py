@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from ._chunking import split_article
-from ._input import Article, prepare_article
+from ._input import Article, ArticleInput, prepare_article
 from ._postprocess import dedupe, derive, drop_past_meetings, ground
 from ._prompts import PromptSet, load_prompts
 from ._version import __version__
@@ -124,18 +124,9 @@ class Summarizer:
             self._backend = create_backend(self.settings, progress=self._progress)
         return self._backend
 
-    def prepare(
-        self,
-        text: str | bytes | None = None,
-        *,
-        html: str | bytes | None = None,
-        title: str | None = None,
-        url: str | None = None,
-        published: str | dt.date | None = None,
-    ) -> Article:
-        return prepare_article(
-            text, html=html, title=title, url=url, published=published, max_chars=self.settings.max_input_chars
-        )
+    def prepare(self, source: ArticleInput) -> Article:
+        """The checked article (``InputError`` naming what is wrong), within the settings' size limit."""
+        return prepare_article(source, max_chars=self.settings.max_input_chars)
 
     def result_id(self, article: Article) -> str:
         return result_id(article, self.identity, self.prompts, self.settings)
@@ -149,8 +140,7 @@ class Summarizer:
         url: str | None = None,
         published: str | dt.date | None = None,
     ) -> SummaryResult:
-        article = self.prepare(text, html=html, title=title, url=url, published=published)
-        return await self.summarize_article(article)
+        return await self.summarize_article(self.prepare(ArticleInput(text, html, title, url, published)))
 
     async def summarize_article(self, article: Article) -> SummaryResult:
         source = Source(title=article.title, url=article.url, published=article.published)
@@ -254,7 +244,7 @@ class Summarizer:
         }
         summary = ArticleSummary(summary=text, **merged)
         summary, past = drop_past_meetings(summary, article.published)
-        await asyncio.sleep(0)  # in a server, other requests' work runs between these steps, not after all of them
+        await asyncio.sleep(0)  # other summaries in this event loop (a batch, a server) run between these steps
         summary, grounding, rejected = ground(
             summary, article.text, categories=CATEGORIES, examples=self.prompts.examples, quotes=quotes
         )

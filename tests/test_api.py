@@ -15,11 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from summarizer import Settings, Summarizer, SummaryResult
 from summarizer.api import ServerThread, create_app
-from summarizer.api._app import SERVING_GC_THRESHOLD
+from summarizer.api import _server as api_server
 from summarizer.api._logging import JsonFormatter
+from summarizer.api._server import SERVING_GC_THRESHOLD
 from summarizer.backends import Backend
 from summarizer.backends.fake import FakeBackend
 from summarizer.backends.openai import OpenAIBackend
@@ -359,17 +361,24 @@ def test_routes_health_metrics_and_docs(article: str) -> None:
     assert 'summarizer_tokens_total{kind="prompt"}' in text
 
 
-def test_the_collector_runs_less_often_while_serving_and_as_before_afterwards() -> None:
+def test_an_embedded_app_leaves_the_collector_alone_and_summarizer_serve_tunes_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     before = gc.get_threshold()
-    first = ServerThread(create_app(make_settings())).start()
-    second = ServerThread(create_app(make_settings())).start()
+    server = ServerThread(create_app(make_settings())).start()
     try:
-        assert httpx.get(first.url + "/healthz").status_code == 200
-        assert gc.get_threshold() == (SERVING_GC_THRESHOLD, *before[1:])
-        first.stop()  # the first app to stop leaves the other one serving with the same threshold
-        assert httpx.get(second.url + "/healthz").status_code == 200
+        assert httpx.get(server.url + "/healthz").status_code == 200
+        assert gc.get_threshold() == before  # a library factory changes nothing process-wide
+    finally:
+        server.stop()
+    seen: list[tuple[int, int, int]] = []
+    monkeypatch.setattr(api_server.uvicorn, "run", lambda app, **kwargs: seen.append(gc.get_threshold()))
+    try:
+        api_server.serve(make_settings(), port=0)  # what `summarizer serve` runs, up to uvicorn
+        assert seen == [(SERVING_GC_THRESHOLD, *before[1:])]
+        gc.set_threshold(*before)
+        assert isinstance(api_server.served_app_from_env(), FastAPI)  # the worker processes' factory
         assert gc.get_threshold() == (SERVING_GC_THRESHOLD, *before[1:])
     finally:
-        first.stop()
-        second.stop()
-    assert gc.get_threshold() == before
+        gc.set_threshold(*before)
+        gc.unfreeze()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from summarizer import Settings, Summarizer
+from summarizer import ArticleInput, Settings, Summarizer
 from summarizer.backends import CallResult
 from summarizer.backends.fake import FakeBackend
 from summarizer.batch import BatchRecord, BatchReport, RecordError, run_batch
@@ -60,7 +60,7 @@ class MemoryStore:
 
 
 def records(n: int) -> list[BatchRecord]:
-    return [BatchRecord(f"r{i}", text=TEXT.format(i=i)) for i in range(n)]
+    return [BatchRecord(f"r{i}", ArticleInput(text=TEXT.format(i=i))) for i in range(n)]
 
 
 def run(recs: Any, store: MemoryStore, backend: Gauge, concurrency: int, **kw: Any) -> BatchReport:
@@ -93,12 +93,12 @@ def test_input_is_read_no_further_ahead_than_the_free_slots() -> None:
 def test_duplicates_done_records_and_faults() -> None:
     recs = [
         *records(3),
-        BatchRecord("r1", text="the same id again"),
-        BatchRecord("old", text="already done"),
-        BatchRecord("slow", text="timeout-me"),
-        BatchRecord("bug", text="crash-me"),
+        BatchRecord("r1", ArticleInput(text="the same id again")),
+        BatchRecord("old", ArticleInput(text="already done")),
+        BatchRecord("slow", ArticleInput(text="timeout-me")),
+        BatchRecord("bug", ArticleInput(text="crash-me")),
         BatchRecord("bad", error=InputError("line 9: invalid JSON", code="bad_json")),
-        BatchRecord("empty", text="   "),
+        BatchRecord("empty", ArticleInput(text="   ")),
     ]
     seen: list[tuple[int, int, int]] = []
     store = MemoryStore(done={"old"})

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from summarizer import InputError
+from summarizer import ArticleInput, InputError
 from summarizer.batch import BatchRecord, content_id, count_records, read_records
+from summarizer.errors import ErrorCode
 
 TEXT = "Talks will resume in Geneva next week, the minister said."
 
@@ -33,8 +34,8 @@ def test_directory_ids_kinds_and_bad_files(tmp_path: Path) -> None:
     (tmp_path / ".git" / "HEAD.txt").write_text("ref")
     records = by_id(tmp_path)
     assert sorted(records) == ["big", "one", "page", "same.md", "same.txt", "sub/three", "two"]
-    assert records["one"].text == TEXT.encode() and records["one"].html is None
-    assert records["page"].html is not None and records["page"].text is None
+    assert records["one"].source == ArticleInput(text=TEXT.encode())
+    assert records["page"].source is not None and records["page"].source.html is not None
     error = records["big"].error
     assert error is not None and error.code == "input_too_large"  # refused without reading it
 
@@ -61,7 +62,7 @@ def test_jsonl_records_and_their_errors(tmp_path: Path) -> None:
         "a", "7", content_id(TEXT), "line-5", "line-6", "both", "neither", "badtitle", "line-10", "line-11", "after",
     ]  # fmt: skip
     a = records["a"]
-    assert (a.text, a.title, a.url, a.published, a.error) == (TEXT, "T", "https://x.test/a", "2025-11-27", None)
+    assert a.error is None and a.source == ArticleInput(TEXT, None, "T", "https://x.test/a", "2025-11-27")
     codes = {i: r.error.code for i, r in records.items() if r.error}
     assert codes == {
         "line-5": "bad_json",
@@ -76,5 +77,6 @@ def test_jsonl_records_and_their_errors(tmp_path: Path) -> None:
 
 
 def test_missing_input(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="no such file"):
+    with pytest.raises(InputError, match="no such file") as info:
         read_records(tmp_path / "nope.jsonl", max_chars=10)
+    assert info.value.code == ErrorCode.FILE_NOT_FOUND == "file_not_found"

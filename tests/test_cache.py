@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from summarizer import OutputValidationError, Settings, Summarizer
+from summarizer import ArticleInput, OutputValidationError, Settings, Summarizer
 from summarizer.cache import ResultCache, cache_path, close_caches, result_cache
 from summarizer.cli import app
 from summarizer.pipeline import calls_for
@@ -219,7 +219,7 @@ def test_a_cached_batch_on_the_local_backend_loads_neither_the_sdk_nor_the_runti
     assert cache is not None
     for line in source.read_text().splitlines():
         record = json.loads(line)
-        article = local.prepare(record["text"], published=record["published"])
+        article = local.prepare(ArticleInput(record["text"], published=record["published"]))
         cache.put(computed.model_copy(update={"id": local.result_id(article)}))
     close_caches()
     out = tmp_path / "out.jsonl"

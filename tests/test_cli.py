@@ -83,7 +83,7 @@ def test_bad_input_exits_2_with_a_clear_message(tmp_path: Path, content: bytes, 
 
 def test_missing_file_and_bad_settings_exit_2(tmp_path: Path) -> None:
     code, _, err = invoke("summarize", str(tmp_path / "nope.txt"), "--backend", "fake")
-    assert code == 2 and "no such file" in err
+    assert code == 2 and "no such file" in err and "(file_not_found)" in err  # not the API's route not_found
     code, _, err = invoke("summarize", str(SEED), "--backend", "fake", "--max-retries", "99")
     assert code == 2 and "max_retries" in err
 

@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from summarizer._chunking import split_article
-from summarizer._input import prepare_article
+from summarizer._input import ArticleInput, prepare_article
 from summarizer.errors import InputError, InputTooLargeError
 
 
@@ -24,17 +24,17 @@ from summarizer.errors import InputError, InputTooLargeError
 )
 def test_bad_input_names_the_problem(kwargs: dict, code: str) -> None:
     with pytest.raises(InputError) as info:
-        prepare_article(**kwargs)
+        prepare_article(ArticleInput(**kwargs))
     assert info.value.code == code
 
 
 def test_too_large_input() -> None:
     with pytest.raises(InputTooLargeError, match="over the limit of 100"):
-        prepare_article("x" * 101, max_chars=100)
+        prepare_article(ArticleInput("x" * 101), max_chars=100)
 
 
 def test_text_is_normalised_and_dates_parsed() -> None:
-    article = prepare_article(b"\xef\xbb\xbfLine one.\r\nLine two.", published="2025-11-28")
+    article = prepare_article(ArticleInput(b"\xef\xbb\xbfLine one.\r\nLine two.", published="2025-11-28"))
     assert article.text == "Line one.\nLine two."
     assert article.published == dt.date(2025, 11, 28)
 
@@ -47,7 +47,7 @@ def test_html_main_text_title_and_date_are_extracted() -> None:
         f"<body><nav>Home | World</nav><article><h1>Talks in Vell</h1><p>{body}</p>"
         f"<p>{body}</p></article><footer>Cookie settings</footer></body></html>"
     )
-    article = prepare_article(html=html)
+    article = prepare_article(ArticleInput(html=html))
     assert "foreign ministers met in Vell" in article.text
     assert "Cookie settings" not in article.text
     assert article.title == "Talks in Vell"
@@ -70,3 +70,10 @@ def test_one_long_paragraph_is_cut_at_sentences() -> None:
     assert all(len(c) <= 300 for c in chunks)
     assert all(c.rstrip().endswith(".") for c in chunks)
     assert " ".join(chunks).split() == text.split()
+
+
+def test_a_sentence_longer_than_a_part_is_cut_and_the_text_keeps_its_order() -> None:
+    text = "Short opening sentence. " + "x" * 650 + " Closing sentence here."
+    chunks = split_article(text, 300)
+    assert all(len(c) <= 300 for c in chunks)
+    assert "".join(chunks).replace(" ", "") == text.replace(" ", "")  # nothing lost, nothing moved

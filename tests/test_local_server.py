@@ -11,7 +11,7 @@ import pytest
 from summarizer.backends import _server_process as srv
 from summarizer.backends.local import LocalBackend, repair_json
 from summarizer.config import Settings
-from summarizer.errors import BackendUnavailableError, ModelFileError
+from summarizer.errors import BackendUnavailableError, ConfigError, ModelFileError
 from summarizer.schemas import PositionsCall
 
 
@@ -97,3 +97,18 @@ def test_raw_newlines_in_strings_are_repaired_not_reasked() -> None:
     assert '"stance": "line one line two"' in fixed
     assert repair_json('{"ok": "fine"}') == '{"ok": "fine"}'
     assert repair_json('{"broken": ') == '{"broken": '
+
+
+def test_the_pinned_llama_cpp_is_required_before_its_internals_are_patched(monkeypatch: pytest.MonkeyPatch) -> None:
+    pinned = srv.pinned_llama_cpp()
+    assert pinned is not None and pinned in (Path(__file__).parents[1] / "pyproject.toml").read_text()
+    srv.check_llama_cpp()  # the installed one is the pinned one
+    real_version = srv.importlib.metadata.version
+    monkeypatch.setattr(
+        srv.importlib.metadata, "version", lambda name: "0.0.1" if name == "llama-cpp-python" else real_version(name)
+    )
+    with pytest.raises(ConfigError, match=f"supports llama-cpp-python {pinned} only.*0.0.1 is installed"):
+        srv.check_llama_cpp()
+    backend = LocalBackend(Settings(backend="local"))
+    with pytest.raises(ConfigError, match="supports llama-cpp-python"):
+        backend.server_options()  # before any model file is assembled or server started

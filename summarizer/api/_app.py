@@ -3,7 +3,6 @@ and by the background batch runner; limits, auth, logs and metrics wrapped aroun
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -28,35 +27,6 @@ from ._store import BatchDB
 
 log = logging.getLogger("summarizer.api")
 BATCH_FILE = "api-batches.sqlite3"
-#: Net allocations of container objects between two collections of the collector's youngest generation while
-#: the app serves (Python's default is 700). Each request in flight keeps a few thousand such objects alive for
-#: the whole of its model calls (the middleware stack's coroutines, messages, parsed answers, records), so at
-#: 700 the collector walked the in-flight requests' objects every few requests, each walk a pause of every
-#: request in flight. Objects that die young are never walked; cycles are still collected, only later.
-SERVING_GC_THRESHOLD = 20_000
-
-
-class _ServingGC:
-    """The serving threshold while at least one app in the process serves: the first app to start sets it, the
-    last to stop restores the process's own (several apps can serve in one process and stop in any order)."""
-
-    def __init__(self) -> None:
-        self.apps = 0
-        self.saved = gc.get_threshold()
-
-    def start(self) -> None:
-        if self.apps == 0:
-            self.saved = gc.get_threshold()
-            gc.set_threshold(SERVING_GC_THRESHOLD, *self.saved[1:])
-        self.apps += 1
-
-    def stop(self) -> None:
-        self.apps -= 1
-        if self.apps == 0:
-            gc.set_threshold(*self.saved)
-
-
-_serving_gc = _ServingGC()
 
 
 DESCRIPTION = """Strict, typed, source-grounded summaries of news about diplomacy and conflict.
@@ -118,15 +88,9 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
                 "batch_db": str(db.path),
             },
         )
-        # Everything loaded so far (libraries, schemas, prompts) lives as long as the process: moving it out of
-        # the collector's generations keeps full collections short while requests are being served.
-        gc.collect()
-        gc.freeze()
-        _serving_gc.start()
         try:
             yield
         finally:
-            _serving_gc.stop()
             await runtime.batches.stop()
             db.close()
             if backend is None:

@@ -20,6 +20,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 
+from ..errors import ErrorCode
 from ._errors import ApiError
 
 _bearer = HTTPBearer(auto_error=False, description="One of the keys in SUMMARIZER_API_KEYS.")
@@ -86,13 +87,13 @@ def require_key(checker: KeyChecker) -> Callable[..., Awaitable[None]]:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise ApiError(
                 401,
-                "unauthorized",
+                ErrorCode.UNAUTHORIZED,
                 "missing bearer token: send 'Authorization: Bearer <key>'",
                 {"WWW-Authenticate": "Bearer"},
             )
         caller = checker.caller(credentials.credentials)
         if caller is None:
-            raise ApiError(401, "unauthorized", "invalid bearer token", {"WWW-Authenticate": "Bearer"})
+            raise ApiError(401, ErrorCode.UNAUTHORIZED, "invalid bearer token", {"WWW-Authenticate": "Bearer"})
         request.state.caller = caller
 
     return dependency

@@ -16,8 +16,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from .._input import ArticleInput
 from ..batch import BatchRecord, RecordError, run_batch
-from ..errors import BackendError, BackendTimeoutError, BackendUnavailableError, OutputValidationError
+from ..errors import BackendError, BackendTimeoutError, BackendUnavailableError, ErrorCode, OutputValidationError
 from ..pipeline import Summarizer
 from ..schemas import SummaryResult
 from ._auth import Caller, caller_of
@@ -78,7 +79,7 @@ class BatchRunner:
         while page := await asyncio.to_thread(self.db.pending, batch_id, last, PAGE):
             for seq, article_id, payload in page:
                 last = seq
-                yield BatchRecord(id=article_id, **payload)
+                yield BatchRecord(article_id, ArticleInput(**payload))
 
     async def _heartbeat(self, batch_id: str) -> None:
         while True:
@@ -155,7 +156,7 @@ def batch_router(dependencies: list[Any]) -> APIRouter:
     async def status_row(runner: BatchRunner, batch_id: str, caller: Caller) -> dict[str, Any]:
         row = await asyncio.to_thread(runner.db.status, batch_id)
         if row is None or not caller.sees(row.get("tenant")):  # another key's batch is not there for this one
-            raise ApiError(404, "batch_not_found", f"no batch {batch_id[:100]!r}")
+            raise ApiError(404, ErrorCode.BATCH_NOT_FOUND, f"no batch {batch_id[:100]!r}")
         return row
 
     @router.post(
@@ -169,13 +170,15 @@ def batch_router(dependencies: list[Any]) -> APIRouter:
         """Store the articles and summarize them in the background; poll the status, then fetch the results."""
         limit = request.app.state.runtime.settings.api_max_batch_articles
         if len(body.articles) > limit:
-            raise ApiError(413, "batch_too_large", f"{len(body.articles):,} articles, over the limit of {limit:,}")
+            raise ApiError(
+                413, ErrorCode.BATCH_TOO_LARGE, f"{len(body.articles):,} articles, over the limit of {limit:,}"
+            )
         articles: list[tuple[str, dict[str, Any]]] = []
         seen: set[str] = set()
         for position, article in enumerate(body.articles, start=1):
             article_id = article.id or str(position)
             if article_id in seen:
-                raise ApiError(422, "duplicate_id", f"article id {article_id!r} appears more than once")
+                raise ApiError(422, ErrorCode.DUPLICATE_ID, f"article id {article_id!r} appears more than once")
             seen.add(article_id)
             articles.append((article_id, article.model_dump(exclude={"id"})))
         batch_id = f"bat_{uuid.uuid4().hex}"

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal, cast
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.json_schema import JsonDict
 
+from .._input import ArticleInput
+
 BatchState = Literal["queued", "running", "done", "failed"]
 
 
@@ -46,6 +48,9 @@ class ArticleIn(Strict):
         if (self.text is None) == (self.html is None):
             raise ValueError("give exactly one of text or html")
         return self
+
+    def source(self) -> ArticleInput:
+        return ArticleInput(self.text, self.html, self.title, self.url, self.published)
 
 
 class BatchArticle(ArticleIn):

@@ -18,6 +18,7 @@ from ..errors import (
     BackendError,
     BackendTimeoutError,
     BackendUnavailableError,
+    ErrorCode,
     InputError,
     InputTooLargeError,
     SummarizerError,
@@ -27,20 +28,20 @@ log = logging.getLogger("summarizer.api")
 
 #: Stable codes for plain HTTP errors raised by routing (unknown path, wrong method).
 _HTTP_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "request_too_large",
-    415: "unsupported_media_type",
-    429: "overloaded",
+    400: ErrorCode.BAD_REQUEST,
+    401: ErrorCode.UNAUTHORIZED,
+    404: ErrorCode.ROUTE_NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    413: ErrorCode.REQUEST_TOO_LARGE,
+    415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    429: ErrorCode.OVERLOADED,
 }
 
 
 class ApiError(Exception):
     """An HTTP error with a stable code, raised by routes and middleware."""
 
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, status: int, code: ErrorCode, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
@@ -75,22 +76,26 @@ def status_for(exc: SummarizerError) -> int:
     return 500  # ConfigError and friends: the server is misconfigured, not the caller
 
 
-def _validation_message(exc: RequestValidationError) -> tuple[int, str, str]:
+def _validation_message(exc: RequestValidationError) -> tuple[int, ErrorCode, str]:
     errors = list(exc.errors())
     if any(e.get("type") == "json_invalid" for e in errors):
         first = next(e for e in errors if e.get("type") == "json_invalid")
         detail = (first.get("ctx") or {}).get("error", "invalid JSON")
-        return 400, "malformed_json", f"request body is not valid JSON: {detail}"
+        return 400, ErrorCode.MALFORMED_JSON, f"request body is not valid JSON: {detail}"
     not_an_object = ("model_attributes_type", "missing")
     if any(e.get("type") in not_an_object and tuple(e.get("loc", ())) == ("body",) for e in errors):
-        return 422, "invalid_request", "request body must be a JSON object, sent as Content-Type: application/json"
+        return (
+            422,
+            ErrorCode.INVALID_REQUEST,
+            "request body must be a JSON object, sent as Content-Type: application/json",
+        )
     parts = []
     for err in errors[:5]:
         loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
         msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
         parts.append(f"{loc}: {msg}")
     more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
-    return 422, "invalid_request", "; ".join(parts) + more
+    return 422, ErrorCode.INVALID_REQUEST, "; ".join(parts) + more
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..errors import ErrorCode
 from ._errors import ApiError, error_body
 
 #: Retry-After is measured over the last requests to finish (at most this many, within this many seconds).
@@ -60,7 +61,7 @@ class Admission:
         if self.on_reject is not None:
             self.on_reject()
         retry = self.retry_after()
-        return ApiError(429, "overloaded", f"{message}; retry in {retry} s", {"Retry-After": str(retry)})
+        return ApiError(429, ErrorCode.OVERLOADED, f"{message}; retry in {retry} s", {"Retry-After": str(retry)})
 
     @asynccontextmanager
     async def slot(self, tenant: str | None = None) -> AsyncIterator[None]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..errors import ErrorCode
 from ._errors import error_body
 from ._metrics import Metrics
 
@@ -102,7 +103,7 @@ class RequestLogMiddleware:
 
     @staticmethod
     async def _internal_error(send: Send) -> None:
-        body = json.dumps(error_body("internal_error", "internal server error; see the server log")).encode()
+        body = json.dumps(error_body(ErrorCode.INTERNAL_ERROR, "internal server error; see the server log")).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 500, "headers": headers})
         await send({"type": "http.response.body", "body": body})

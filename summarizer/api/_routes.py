@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from .._input import Article
 from ..cache import result_cache
 from ..config import Settings
-from ..errors import BackendError, ConfigError, SummarizerError
+from ..errors import BackendError, ConfigError, ErrorCode, SummarizerError
 from ..pipeline import Summarizer
 from ..schemas import SummaryResult
 from ._auth import caller_of
@@ -26,10 +26,10 @@ READY_TIMEOUT_S = 5.0
 
 
 async def _prepare(summarizer: Summarizer, body: ArticleIn) -> Article:
-    fields: dict[str, Any] = {"title": body.title, "url": body.url, "published": body.published}
-    if body.html is not None:  # HTML extraction is CPU work: keep it off the event loop
-        return await asyncio.to_thread(summarizer.prepare, None, html=body.html, **fields)
-    return summarizer.prepare(body.text, **fields)
+    source = body.source()
+    if source.html is not None:  # HTML extraction is CPU work: keep it off the event loop
+        return await asyncio.to_thread(summarizer.prepare, source)
+    return summarizer.prepare(source)
 
 
 def summary_router(dependencies: list[Any]) -> APIRouter:
@@ -55,9 +55,9 @@ def summary_router(dependencies: list[Any]) -> APIRouter:
                 async with runtime.admission.slot(caller_of(request).tenant):
                     result: SummaryResult = await runtime.summarizer.summarize_article(article)
         except TimeoutError:
-            runtime.metrics.observe_error("timeout", source="api", backend=False)
+            runtime.metrics.observe_error(ErrorCode.TIMEOUT, source="api", backend=False)
             raise ApiError(
-                504, "timeout", f"no summary within {timeout:g} s (raise SUMMARIZER_API_TIMEOUT to wait longer)"
+                504, ErrorCode.TIMEOUT, f"no summary within {timeout:g} s (raise SUMMARIZER_API_TIMEOUT to wait longer)"
             ) from None
         except SummarizerError as exc:
             runtime.metrics.observe_error(exc.code, source="api", backend=isinstance(exc, BackendError))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 import threading
@@ -18,8 +19,31 @@ from ..errors import ConfigError
 from ._app import create_app
 from ._logging import log_config
 
-FACTORY = "summarizer.api:app_from_env"
+FACTORY = "summarizer.api._server:served_app_from_env"
 KEEP_ALIVE_S = 75
+#: Net allocations of container objects between two collections of the collector's youngest generation in a
+#: ``summarizer serve`` process (Python's default is 700). Each request in flight keeps a few thousand such
+#: objects alive for the whole of its model calls (the middleware stack's coroutines, messages, parsed answers,
+#: records); at the default the collector walks them every few requests, each walk a pause of every request in
+#: flight. Objects that die young are never walked; cycles are still collected, only later.
+SERVING_GC_THRESHOLD = 20_000
+
+
+def tune_for_serving() -> None:
+    """Process-wide tuning of a process that does nothing but serve the API (``summarizer serve`` and its
+    workers; an application that embeds ``create_app`` keeps its own): the collector's serving threshold, and
+    what is loaded so far (libraries, schemas, prompts), which lives as long as the process, moved out of the
+    collector's generations so that full collections stay short."""
+    gc.set_threshold(SERVING_GC_THRESHOLD, *gc.get_threshold()[1:])
+    gc.collect()
+    gc.freeze()
+
+
+def served_app_from_env() -> FastAPI:
+    """The factory of ``summarizer serve``'s worker processes: the app from ``SUMMARIZER_*``, in a tuned process."""
+    app = create_app(Settings())
+    tune_for_serving()
+    return app
 
 
 def _env_value(value: Any) -> str:
@@ -71,7 +95,9 @@ def serve(
                 os.environ[key] = value
         uvicorn.run(FACTORY, factory=True, workers=workers, **common)
     else:
-        uvicorn.run(create_app(settings, backend), **common)
+        app = create_app(settings, backend)
+        tune_for_serving()
+        uvicorn.run(app, **common)
 
 
 class ServerThread:

@@ -1,7 +1,7 @@
 """One local-model computation at a time on this machine: first come first served, with article affinity.
 
 llama.cpp servers that share the CPU cores slow each other down far more than they gain: their threads
-spin-wait for each other, and two servers on two cores were measured at 0.4 tokens/s instead of 12. So every
+spin-wait for each other, and two servers on the same cores each run many times slower than one. So every
 request to a local server takes a per-user, machine-wide turn: a waiter writes a ticket file named by its
 arrival time, and goes when its ticket is next in line and the file lock is free.
 

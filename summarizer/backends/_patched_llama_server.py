@@ -12,9 +12,9 @@ and leaves every other sampling configuration to llama-cpp-python.
 
 Weights: llama.cpp can copy the weights into "extra buffer types" at load: repacked layouts for its AVX2
 kernels, and AMX tiles when the build has AMX. On a build with AVX-512 this module turns them off
-(``use_extra_bufts = False``): AMX kernels crash on some Xeon CPUs, and on a 2-core Xeon with AVX-512 the
-1.5B model read prompts at ~80 tokens/s with the weights in place against ~58 tokens/s repacked
-(``bench/local.py``). On an AVX2-only build repacking is faster (~46 against ~40 tokens/s) and stays on.
+(``use_extra_bufts = False``): AMX kernels crash on some Xeon CPUs, and the AVX-512 kernels read prompts faster
+with the weights in place than repacked. On an AVX2-only build repacking is the faster layout and stays on.
+``bench/local.py`` measures both on the machine at hand.
 
     python -m summarizer.backends._patched_llama_server --model FILE ...   # same arguments as llama_cpp.server
 """
@@ -31,6 +31,8 @@ from typing import Any
 import llama_cpp
 import numpy as np
 from llama_cpp import llama as _llama
+
+from ._server_process import check_llama_cpp
 
 _TOKEN_DATA = np.dtype([("id", np.intc), ("logit", np.single), ("p", np.single)], align=True)
 
@@ -163,6 +165,7 @@ def set_weight_layout() -> bool:
 
 
 def main() -> None:
+    check_llama_cpp()
     install()
     set_weight_layout()
     from llama_cpp.server.__main__ import main as serve

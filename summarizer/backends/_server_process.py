@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import importlib.metadata
 import os
 import re
 import signal
@@ -26,7 +27,36 @@ from pathlib import Path
 
 import httpx
 
-from ..errors import BackendUnavailableError
+from ..errors import BackendUnavailableError, ConfigError
+
+
+def pinned_llama_cpp() -> str | None:
+    """The llama-cpp-python version this summarizer pins (its ``local`` extra), or None when it is not installed
+    as a package (a source tree on ``sys.path``)."""
+    try:
+        requires = importlib.metadata.requires("summarizer") or []
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    for requirement in requires:
+        if match := re.match(r"llama-cpp-python(?:\[[^\]]*\])?==([^;\s]+)", requirement):
+            return match.group(1)
+    return None
+
+
+def check_llama_cpp() -> None:
+    """The server patches llama-cpp-python's internals (``_patched_llama_server``): refuse any other version than
+    the one pinned, with what to do, instead of failing somewhere inside it."""
+    pinned = pinned_llama_cpp()
+    try:
+        installed = importlib.metadata.version("llama-cpp-python")
+    except importlib.metadata.PackageNotFoundError:
+        raise ConfigError("the local backend needs llama-cpp-python: pip install 'summarizer[local]'") from None
+    if pinned is not None and installed != pinned:
+        raise ConfigError(
+            f"the local backend supports llama-cpp-python {pinned} only (its sampler is patched), but {installed} "
+            f"is installed: pip install 'llama-cpp-python[server]=={pinned}' (or 'make demo' in a checkout)"
+        )
+
 
 STOP_GRACE_S = 5.0
 SERVER_MODULE = "summarizer.backends._patched_llama_server"  # llama-cpp-python's server with greedy grammar sampling

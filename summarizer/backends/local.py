@@ -53,6 +53,7 @@ class LocalBackend(OpenAIBackend):
 
     def server_options(self) -> srv.ServerOptions:
         s = self.settings
+        srv.check_llama_cpp()
         return srv.ServerOptions(
             model_path=ensure_model(s, progress=self.progress),
             n_ctx=s.local_ctx,

@@ -200,8 +200,8 @@ class OpenAIBackend:
 
     def _new_client(self, *, portable: bool = False) -> AsyncOpenAI:
         """The SDK client. Built inside a running event loop (the HTTP API, batch jobs), it uses the SDK's aiohttp
-        transport, which spends about 30 % less client CPU per call than its default transport; an aiohttp session
-        only works in the loop it was made in, so a client built outside any loop (a library user calling
+        transport, the cheaper one in client CPU per call (``bench/api.py`` measures it); an aiohttp session only
+        works in the loop it was made in, so a client built outside any loop (a library user calling
         ``summarize`` several times) uses the default transport, which any loop can use."""
         http_client: Any = None
         self._client_loop: asyncio.AbstractEventLoop | None = None

@@ -18,13 +18,13 @@ does not grow with the size of the batch.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import time
 from collections.abc import AsyncIterable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from ..errors import SummarizerError
+from .._input import ArticleInput
+from ..errors import ErrorCode, SummarizerError
 from ..pipeline import Summarizer
 from ..schemas import SummaryResult
 
@@ -34,11 +34,7 @@ class BatchRecord:
     """One article of a batch: ``text`` or ``html``, or ``error`` when it could not even be read."""
 
     id: str
-    text: str | bytes | None = None
-    html: str | bytes | None = None
-    title: str | None = None
-    url: str | None = None
-    published: str | dt.date | None = None
+    source: ArticleInput | None = None
     error: SummarizerError | None = None
 
 
@@ -53,7 +49,7 @@ class RecordError:
     def from_exception(cls, exc: BaseException) -> RecordError:
         if isinstance(exc, SummarizerError):
             return cls(exc.code, exc.message)
-        return cls("internal_error", f"unexpected {type(exc).__name__}: {exc}")
+        return cls(ErrorCode.INTERNAL_ERROR, f"unexpected {type(exc).__name__}: {exc}")
 
     def to_json(self) -> dict[str, str]:
         return {"code": self.code, "message": self.message}
@@ -172,10 +168,8 @@ async def _aiter(records: Records) -> AsyncIterable[BatchRecord]:
 async def _summarize(summarizer: Summarizer, record: BatchRecord) -> SummaryResult:
     if record.error is not None:
         raise record.error
-    article = summarizer.prepare(
-        record.text, html=record.html, title=record.title, url=record.url, published=record.published
-    )
-    return await summarizer.summarize_article(article)
+    assert record.source is not None
+    return await summarizer.summarize_article(summarizer.prepare(record.source))
 
 
 async def run_batch(

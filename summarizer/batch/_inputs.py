@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .._input import LONE_SURROGATE
-from ..errors import InputError, InputTooLargeError
+from .._input import LONE_SURROGATE, ArticleInput
+from ..errors import ErrorCode, InputError, InputTooLargeError
 from ._engine import BatchRecord
 
 SUFFIXES = {".txt": "text", ".md": "text", ".html": "html", ".htm": "html"}
@@ -59,15 +59,17 @@ def _file_record(record_id: str, path: Path, max_chars: int) -> BatchRecord:
             raise InputTooLargeError(size, limit)  # too large even before decoding: not read at all
         data = path.read_bytes()
     except OSError as exc:
-        return BatchRecord(record_id, error=InputError(f"cannot read {path}: {exc.strerror}", code="unreadable"))
+        return BatchRecord(
+            record_id, error=InputError(f"cannot read {path}: {exc.strerror}", code=ErrorCode.UNREADABLE)
+        )
     except InputError as exc:
         return BatchRecord(record_id, error=exc)
     if kind == "html":
-        return BatchRecord(record_id, html=data)
-    return BatchRecord(record_id, text=data)
+        return BatchRecord(record_id, ArticleInput(html=data))
+    return BatchRecord(record_id, ArticleInput(text=data))
 
 
-def _line_error(number: int, message: str, code: str = "bad_record") -> BatchRecord:
+def _line_error(number: int, message: str, code: ErrorCode = ErrorCode.BAD_RECORD) -> BatchRecord:
     return BatchRecord(f"line-{number}", error=InputError(f"line {number}: {message}", code=code))
 
 
@@ -75,7 +77,7 @@ def _str_field(obj: dict[str, Any], name: str) -> str | None:
     value = obj.get(name)
     if value is None or isinstance(value, str):
         return value
-    raise InputError(f"{name!r} must be a string, not {type(value).__name__}", code="bad_record")
+    raise InputError(f"{name!r} must be a string, not {type(value).__name__}", code=ErrorCode.BAD_RECORD)
 
 
 def record_from_json(obj: Any, *, number: int) -> BatchRecord:
@@ -95,20 +97,20 @@ def record_from_json(obj: Any, *, number: int) -> BatchRecord:
     broken = [f"'{k}'" for k, v in obj.items() if isinstance(v, str) and LONE_SURROGATE.search(v)]
     if broken:
         message = f"line {number}: {', '.join(broken)} contain(s) a lone surrogate (\\ud800-\\udfff) that is not text"
-        return BatchRecord(record_id, error=InputError(message, code="not_utf8"))
+        return BatchRecord(record_id, error=InputError(message, code=ErrorCode.NOT_UTF8))
     try:
         if (text is None) == (html is None):
-            raise InputError("give exactly one of 'text' or 'html'", code="bad_record")
+            raise InputError("give exactly one of 'text' or 'html'", code=ErrorCode.BAD_RECORD)
         if not isinstance(content, str):
-            raise InputError(f"'{'text' if text is not None else 'html'}' must be a string", code="bad_record")
-        record = BatchRecord(
-            record_id,
-            text=text,
-            html=html,
+            raise InputError(f"'{'text' if text is not None else 'html'}' must be a string", code=ErrorCode.BAD_RECORD)
+        source = ArticleInput(
+            text,
+            html,
             title=_str_field(obj, "title"),
             url=_str_field(obj, "url"),
             published=_str_field(obj, "published"),
         )
+        record = BatchRecord(record_id, source)
     except InputError as exc:
         return BatchRecord(record_id, error=InputError(f"line {number}: {exc.message}", code=exc.code))
     return record
@@ -126,17 +128,17 @@ def _jsonl_records(path: Path, max_chars: int) -> Iterator[BatchRecord]:
             if len(raw) > limit and not raw.endswith(b"\n"):
                 while raw and not raw.endswith(b"\n"):  # skip the rest of the oversized line
                     raw = file.readline(1 << 20)
-                yield _line_error(number, f"line longer than {limit:,} bytes", code="input_too_large")
+                yield _line_error(number, f"line longer than {limit:,} bytes", code=ErrorCode.INPUT_TOO_LARGE)
                 continue
             if not raw.strip():
                 continue
             try:
                 obj = json.loads(raw)
             except UnicodeDecodeError:
-                yield _line_error(number, "not valid UTF-8", code="not_utf8")
+                yield _line_error(number, "not valid UTF-8", code=ErrorCode.NOT_UTF8)
                 continue
             except ValueError as exc:
-                yield _line_error(number, f"invalid JSON ({exc})", code="bad_json")
+                yield _line_error(number, f"invalid JSON ({exc})", code=ErrorCode.BAD_JSON)
                 continue
             yield record_from_json(obj, number=number)
 
@@ -147,7 +149,7 @@ def read_records(source: Path, *, max_chars: int) -> Iterator[BatchRecord]:
         return (_file_record(record_id, path, max_chars) for record_id, path in article_files(source))
     if source.is_file():
         return _jsonl_records(source, max_chars)
-    raise InputError(f"no such file or directory: {source}", code="not_found")
+    raise InputError(f"no such file or directory: {source}", code=ErrorCode.FILE_NOT_FOUND)
 
 
 def count_records(source: Path) -> int:

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..batch import BatchReport, JsonlStore, count_records, read_records, run_batch
 from ..cache import result_cache
 from ..config import Settings
-from ..errors import BackendUnavailableError, InputError
+from ..errors import BackendUnavailableError, ErrorCode, InputError
 from ..pipeline import Summarizer
 from ._errors import err_console, exit_on_error
 from ._options import with_settings
@@ -135,7 +135,7 @@ def batch_command(
     """
     with exit_on_error():
         if not source.exists():
-            raise InputError(f"no such file or directory: {source}", code="not_found")
+            raise InputError(f"no such file or directory: {source}", code=ErrorCode.FILE_NOT_FOUND)
         total = count_records(source)
         result_cache(settings)  # an unusable cache is a settings error now, not a failure on every record
         with JsonlStore(out, retry_failed=retry_failed) as store:

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from ..config import Settings
-from ..errors import BackendError, InputError
+from ..errors import BackendError, ErrorCode, InputError
 from ..evals.compare import check_baseline, print_comparison
 from ..evals.gold import dataset_dir, default_gold_dir
 from ..evals.report_html import write_report
@@ -89,11 +89,11 @@ def eval_command(
             print_comparison(run_a, run_b, console, str(compare[0]), str(compare[1]))
             return
         if record is not None and replay is not None:
-            raise InputError("--record and --replay cannot be used together", code="bad_option")
+            raise InputError("--record and --replay cannot be used together", code=ErrorCode.BAD_OPTION)
         if not 0.0 < threshold <= 1.0:
-            raise InputError(f"--threshold must be in (0, 1], got {threshold}", code="bad_option")
+            raise InputError(f"--threshold must be in (0, 1], got {threshold}", code=ErrorCode.BAD_OPTION)
         if dataset is not None and gold is not None:
-            raise InputError("--dataset and --gold cannot be used together", code="bad_option")
+            raise InputError("--dataset and --gold cannot be used together", code=ErrorCode.BAD_OPTION)
         reference = load_run(baseline) if baseline is not None else None
         from ..evals.harness import EvalOptions, run_eval  # loads the backends: only when a run is made
 

@@ -14,7 +14,7 @@ from rich.console import Console
 
 from .._input import decode_bytes
 from ..config import Settings
-from ..errors import InputError
+from ..errors import ErrorCode, InputError
 from ..pipeline import Summarizer
 from ..schemas import ArticleSummary, SummaryResult
 from ._errors import exit_on_error
@@ -37,7 +37,7 @@ def _read(path: str) -> tuple[str, bool]:
         return text, text.lstrip().lower().startswith(("<!doctype html", "<html"))
     file = Path(path)
     if not file.is_file():
-        raise InputError(f"no such file: {path}", code="not_found")
+        raise InputError(f"no such file: {path}", code=ErrorCode.FILE_NOT_FOUND)
     text = decode_bytes(file.read_bytes(), what=path)
     return text, file.suffix.lower() in (".html", ".htm")
 
