@@ -26,7 +26,7 @@ export CMAKE_ARGS ?= $(strip $(GGML_FLAGS))
 WHEEL_CACHE := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/summarizer/wheels
 LLAMA_WHEELS := $(WHEEL_CACHE)/llama-cpp-python-$(LLAMA_CPP_PYTHON)-$(shell printf '%s' '$(CMAKE_ARGS)' | sha256sum | cut -c 1-12)
 
-DEV_EXTRAS := local,api,dev
+DEV_EXTRAS := local,api,ray,dev
 # The machine's llama.cpp wheel, then the project with the extras given (its other dependencies from PyPI).
 define install_with
 $(BIN)/python -m pip install --no-deps --force-reinstall $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_CPP_PYTHON)-*.whl

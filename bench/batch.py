@@ -2,11 +2,17 @@
 
     .venv/bin/python bench/batch.py                      # concurrency 1, 8, 32 (about 10 minutes)
     .venv/bin/python bench/batch.py --concurrency 32 --records 500
+    .venv/bin/python bench/batch.py --concurrency 32 --ray   # also --runner ray, 2 actors x 16
 
 The fake server runs in its own process and answers every request after ``--latency-ms`` (200 ms).
-Each article takes 5 model calls, one after the other, so one slot finishes at most one article per
-5 x 200 ms = 1 s. Ideal throughput is therefore ``concurrency / (5 x latency)`` articles per second
-(the same as ``concurrency / latency`` model calls per second); the ratio printed is measured / ideal.
+Each article takes its model calls one after the other (4 for the corpus here: it states no share or area,
+so there is no territorial-figures call), so one slot finishes at most one article per 4 x 200 ms. Ideal
+throughput is therefore ``concurrency / (calls per article x latency)`` articles per second (the same as
+``concurrency / latency`` model calls per second); the ratio printed is measured / ideal.
+
+``--ray`` adds, for each concurrency, a run of the Ray runner on a Ray instance it starts on this machine: two
+actors, each with half the concurrency, so both runners keep the same number of articles in flight. Its peak
+RSS is the driver's (the actors are processes of their own).
 
 Each run is a separate process (so peak RSS is its own) that streams a generated JSON Lines corpus through
 the real batch path (``read_records`` -> ``run_batch`` -> ``JsonlStore``) with the result cache off.
@@ -33,7 +39,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-CALLS_PER_ARTICLE = 5
 TEXT = (
     "Article {i}. Foreign Minister Ana Silva said talks on the ceasefire will resume in Geneva next week. "
     "The government demands that the border crossings reopen before any agreement."
@@ -84,6 +89,12 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
     settings = Settings(backend="openai", base_url=args.base_url or "http://127.0.0.1:9/v1", no_cache=True)
     backend = SleepBackend(args.latency_ms / 1000) if args.engine_only else None
     summarizer = Summarizer(settings, backend)  # type: ignore[arg-type]
+    runner: Any = None
+    if args.runner == "ray":
+        from summarizer.batch._ray import RayOptions, RayRunner
+
+        runner = RayRunner(settings, RayOptions(actors=2, per_actor=max(1, args.concurrency // 2)))
+        runner.start()
     samples: dict[int, float] = {}
     marks = {args.records * q // 4 for q in (1, 2, 3, 4)}
 
@@ -94,9 +105,18 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
     cpu0, started = time.process_time(), time.perf_counter()
     with JsonlStore(work / "out.jsonl") as store:
         records = read_records(source, max_chars=settings.max_input_chars)
-        report = await run_batch(records, summarizer, store, concurrency=args.concurrency, on_progress=on_progress)
+        report = await run_batch(
+            records,
+            summarizer,
+            store,
+            concurrency=runner.concurrency if runner else args.concurrency,
+            on_progress=on_progress,
+            compute=runner.compute if runner else None,
+        )
     wall = time.perf_counter() - started
     await summarizer.aclose()
+    if runner is not None:
+        runner.stop()
     return {
         "records": args.records,
         "done": report.done,
@@ -145,9 +165,11 @@ def steal_share(before: list[int], after: list[int]) -> float:
     return delta[7] / max(1, sum(delta))
 
 
-def run_child(concurrency: int, records: int, latency_ms: float, base_url: str | None, engine_only: bool) -> Any:
+def run_child(
+    concurrency: int, records: int, latency_ms: float, base_url: str | None, engine_only: bool, runner: str
+) -> Any:
     cmd = [sys.executable, __file__, "--child", "--concurrency", str(concurrency), "--records", str(records)]
-    cmd += ["--latency-ms", str(latency_ms)] + (["--base-url", base_url] if base_url else [])
+    cmd += ["--latency-ms", str(latency_ms), "--runner", runner] + (["--base-url", base_url] if base_url else [])
     cmd += ["--engine-only"] if engine_only else []
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=3600)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -160,6 +182,8 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=200.0)
     parser.add_argument("--engine-only", action="store_true", help="also run with a backend that only sleeps")
     parser.add_argument("--nagle", action="store_true", help="leave Nagle's algorithm on in the fake server")
+    parser.add_argument("--ray", action="store_true", help="also run the Ray runner (2 actors) at each concurrency")
+    parser.add_argument("--runner", default="local", help=argparse.SUPPRESS)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
@@ -172,22 +196,26 @@ def main() -> None:
         print(json.dumps(asyncio.run(child(args))))
         return
     server, base_url = start_server(args.latency_ms, args.nagle)
-    article_s = CALLS_PER_ARTICLE * args.latency_ms / 1000
-    print(f"fake server {base_url}, {args.latency_ms:g} ms per call, {CALLS_PER_ARTICLE} calls per article")
-    print(f"ideal = concurrency / ({CALLS_PER_ARTICLE} x {args.latency_ms:g} ms) articles/s\n")
-    header = f"{'backend':<14}{'conc':>5}{'records':>8}{'wall s':>9}{'art/s':>8}{'ideal':>7}{'ratio':>7}"
+    print(f"fake server {base_url}, {args.latency_ms:g} ms per call")
+    print(f"ideal = concurrency / (calls per article x {args.latency_ms:g} ms) articles/s\n")
+    header = f"{'run':<18}{'conc':>5}{'records':>8}{'wall s':>9}{'art/s':>8}{'ideal':>7}{'ratio':>7}"
     print(header + f"{'calls/s':>9}{'cpu ms/call':>12}{'steal':>7}{'peak RSS MB':>12}  RSS MB at 25/50/75/100 %")
-    runs = [(c, False) for c in args.concurrency] + ([(max(args.concurrency), True)] if args.engine_only else [])
+    runs = [(c, False, "local") for c in args.concurrency]
+    runs += [(c, False, "ray") for c in args.concurrency if c > 1] if args.ray else []
+    runs += [(max(args.concurrency), True, "local")] if args.engine_only else []
     try:
-        for concurrency, engine_only in runs:
+        for concurrency, engine_only, runner in runs:
             records = min(args.records, 60) if concurrency == 1 else args.records
             before = cpu_times()
-            r = run_child(concurrency, records, args.latency_ms, None if engine_only else base_url, engine_only)
+            url = None if engine_only else base_url
+            r = run_child(concurrency, records, args.latency_ms, url, engine_only, runner)
             steal = steal_share(before, cpu_times())
-            rate, ideal = r["done"] / r["wall_s"], concurrency / article_s
+            calls_per_article = r["model_calls"] / max(1, r["done"])
+            rate, ideal = r["done"] / r["wall_s"], concurrency / (calls_per_article * args.latency_ms / 1000)
             samples = "/".join(str(v) for _, v in sorted((int(k), v) for k, v in r["rss_mb_at"].items()))
+            name = "sleep-only" if engine_only else f"{runner}{' 2 actors' if runner == 'ray' else ''}"
             print(
-                f"{'sleep-only' if engine_only else 'openai+fake':<14}{concurrency:>5}{records:>8}{r['wall_s']:>9.1f}"
+                f"{name:<18}{concurrency:>5}{records:>8}{r['wall_s']:>9.1f}"
                 f"{rate:>8.2f}{ideal:>7.1f}{rate / ideal:>7.2f}{r['model_calls'] / r['wall_s']:>9.1f}"
                 f"{1000 * r['cpu_s'] / max(1, r['model_calls']):>12.2f}{steal:>7.0%}"
                 f"{r['peak_rss_mb']:>12.1f}  {samples}" + (f"  ({r['failed']} failed)" if r["failed"] else ""),

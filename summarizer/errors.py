@@ -50,6 +50,8 @@ class ErrorCode(StrEnum):
     OVERLOADED = "overloaded"
     TIMEOUT = "timeout"
     INTERNAL_ERROR = "internal_error"
+    # a runner that sends articles elsewhere
+    WORKER_LOST = "worker_lost"
 
 
 class SummarizerError(Exception):

@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ._chunking import split_article
@@ -142,11 +143,24 @@ class Summarizer:
     ) -> SummaryResult:
         return await self.summarize_article(self.prepare(ArticleInput(text, html, title, url, published)))
 
-    async def summarize_article(self, article: Article) -> SummaryResult:
+    async def summarize_article(
+        self, article: Article, *, compute: Callable[[Article], Awaitable[SummaryResult]] | None = None
+    ) -> SummaryResult:
+        """The result for a checked article: from the result cache, or computed and then cached.
+
+        ``compute`` computes it elsewhere (a Ray actor with the same settings) instead of with this backend."""
         source = Source(title=article.title, url=article.url, published=article.published)
         cache = result_cache(self.settings)  # None with --no-cache (and for the scripted fake backend)
         if cache is not None and (hit := await asyncio.to_thread(cache.get, self.result_id(article), source=source)):
             return hit
+        result = await (compute or self.compute)(article)
+        if cache is not None:  # only a validated, grounded result gets here
+            await asyncio.to_thread(cache.put, result)
+        return result
+
+    async def compute(self, article: Article) -> SummaryResult:
+        """Summarize a checked article with this backend: the model calls, then merge, derive and check."""
+        source = Source(title=article.title, url=article.url, published=article.published)
         started = time.perf_counter()
         usage = Usage()
         calls: list[CallTiming] = []
@@ -214,8 +228,6 @@ class Summarizer:
             timings=Timings(total_ms=(time.perf_counter() - started) * 1000, calls=calls),
             warnings=warnings,
         )
-        if cache is not None:  # only a validated, grounded result gets here
-            await asyncio.to_thread(cache.put, result)
         return result
 
     async def _ask(

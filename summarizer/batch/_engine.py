@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterable, Callable, Iterable
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from .._input import ArticleInput
+from .._input import Article, ArticleInput
 from ..errors import ErrorCode, SummarizerError
 from ..pipeline import Summarizer
 from ..schemas import SummaryResult
@@ -154,6 +154,8 @@ class BatchReport:
 
 Progress = Callable[[BatchReport], None]
 Records = Iterable[BatchRecord] | AsyncIterable[BatchRecord]
+#: Computes one checked article's result: the summarizer itself, or a runner that sends it elsewhere (Ray).
+Compute = Callable[[Article], Awaitable[SummaryResult]]
 
 
 async def _aiter(records: Records) -> AsyncIterable[BatchRecord]:
@@ -165,11 +167,11 @@ async def _aiter(records: Records) -> AsyncIterable[BatchRecord]:
             yield record
 
 
-async def _summarize(summarizer: Summarizer, record: BatchRecord) -> SummaryResult:
+async def _summarize(summarizer: Summarizer, record: BatchRecord, compute: Compute | None) -> SummaryResult:
     if record.error is not None:
         raise record.error
     assert record.source is not None
-    return await summarizer.summarize_article(summarizer.prepare(record.source))
+    return await summarizer.summarize_article(summarizer.prepare(record.source), compute=compute)
 
 
 async def run_batch(
@@ -179,8 +181,12 @@ async def run_batch(
     *,
     concurrency: int | None = None,
     on_progress: Progress | None = None,
+    compute: Compute | None = None,
 ) -> BatchReport:
     """Summarize every record the store still needs, at most ``concurrency`` at once; return the counts.
+
+    ``compute`` summarizes one checked article in place of ``summarizer.summarize_article`` (a runner that
+    sends the work elsewhere); ``summarizer`` still checks the input, so bad records never leave this process.
 
     ``concurrency`` defaults to ``summarizer.settings.concurrency``. ``on_progress`` is called with the
     running report after every record (finished or skipped). A record whose id is already in flight in
@@ -201,7 +207,7 @@ async def run_batch(
     async def one(record: BatchRecord) -> None:
         try:
             try:
-                result = await _summarize(summarizer, record)
+                result = await _summarize(summarizer, record, compute)
             except Exception as exc:  # every per-record fault becomes an error line
                 error = RecordError.from_exception(exc)
                 await store.record_error(record.id, error)

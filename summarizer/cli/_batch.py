@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..batch import BatchReport, JsonlStore, count_records, read_records, run_batch
 from ..cache import result_cache
 from ..config import Settings
-from ..errors import BackendUnavailableError, ErrorCode, InputError
+from ..errors import BackendUnavailableError, ConfigError, ErrorCode, InputError
 from ..pipeline import Summarizer
 from ._errors import err_console, exit_on_error
 from ._options import with_settings
@@ -21,6 +23,20 @@ from ._progress import ModelBar
 
 EXIT_SOME_FAILED = 1
 EXIT_INTERRUPTED = 130
+
+
+class Runner(StrEnum):
+    local = "local"
+    ray = "ray"
+    provider_batch = "provider-batch"
+
+
+@dataclass
+class RunnerOptions:
+    runner: Runner = Runner.local
+    ray_address: str | None = None
+    actors: int | None = None
+    actor_concurrency: int | None = None
 
 
 def _progress_bar() -> Progress:
@@ -40,8 +56,20 @@ def _progress_bar() -> Progress:
     )
 
 
-async def _run(source: Path, store: JsonlStore, settings: Settings, total: int) -> BatchReport:
+def _ray_runner(settings: Settings, options: RunnerOptions) -> Any:
+    try:
+        from ..batch._ray import RayOptions, RayRunner
+    except ImportError as exc:
+        raise ConfigError(
+            f"--runner ray needs Ray, which is not installed ({exc.name}): pip install 'summarizer[ray]'"
+        ) from exc
+    opts = RayOptions(address=options.ray_address, actors=options.actors, per_actor=options.actor_concurrency)
+    return RayRunner(settings, opts)
+
+
+async def _run(source: Path, store: JsonlStore, settings: Settings, total: int, options: RunnerOptions) -> BatchReport:
     summarizer = Summarizer(settings, progress=ModelBar())
+    ray_runner = _ray_runner(settings, options) if options.runner is Runner.ray else None
     try:
         # an OpenAI-compatible endpoint is checked up front: a batch against a dead endpoint would only
         # fill the output with failures (the local backend starts on first use, so it is not woken here)
@@ -67,6 +95,20 @@ async def _run(source: Path, store: JsonlStore, settings: Settings, total: int) 
                 )
 
             records = read_records(source, max_chars=settings.max_input_chars)
+            if ray_runner is not None:
+                err_console.print("starting Ray actors …")
+                async with ray_runner:
+                    err_console.print(
+                        f"Ray: {len(ray_runner.actors)} actors × {ray_runner.per_actor} articles at once"
+                    )
+                    return await run_batch(
+                        records,
+                        summarizer,
+                        store,
+                        concurrency=ray_runner.concurrency,
+                        on_progress=on_progress,
+                        compute=ray_runner.compute,
+                    )
             return await run_batch(
                 records, summarizer, store, concurrency=settings.concurrency, on_progress=on_progress
             )
@@ -123,6 +165,27 @@ def batch_command(
     report_json: Annotated[
         Path | None, typer.Option("--report-json", help="Also write the closing report to this JSON file.")
     ] = None,
+    runner: Annotated[
+        Runner,
+        typer.Option(
+            help="local: this process; ray: Ray actors on this machine or a cluster; provider-batch: the "
+            "endpoint's batch API (/v1/files, /v1/batches)."
+        ),
+    ] = Runner.local,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            help="With --runner ray: none starts Ray on this machine; 'auto' joins the one `ray start` runs "
+            "here; ray://host:10001 a remote cluster."
+        ),
+    ] = None,
+    actors: Annotated[
+        int | None,
+        typer.Option(min=1, help="With --runner ray: actors (default: one per CPU; one per node for the local model)."),
+    ] = None,
+    actor_concurrency: Annotated[
+        int | None, typer.Option(min=1, help="With --runner ray: articles per actor at once (default: --concurrency).")
+    ] = None,
     *,
     settings: Settings,
 ) -> None:
@@ -140,7 +203,8 @@ def batch_command(
         result_cache(settings)  # an unusable cache is a settings error now, not a failure on every record
         with JsonlStore(out, retry_failed=retry_failed) as store:
             try:
-                report = asyncio.run(_run(source, store, settings, total))
+                options = RunnerOptions(runner, ray_address, actors, actor_concurrency)
+                report = asyncio.run(_run(source, store, settings, total, options))
             except KeyboardInterrupt:
                 err_console.print(f"interrupted: finished records are in {out}; re-run the same command to resume")
                 raise typer.Exit(EXIT_INTERRUPTED) from None
