@@ -98,9 +98,7 @@ async def _run(source: Path, store: JsonlStore, settings: Settings, total: int, 
             if ray_runner is not None:
                 err_console.print("starting Ray actors …")
                 async with ray_runner:
-                    err_console.print(
-                        f"Ray: {len(ray_runner.actors)} actors × {ray_runner.per_actor} articles at once"
-                    )
+                    err_console.print(f"Ray: {len(ray_runner.actors)} actors × {ray_runner.per_actor} articles at once")
                     return await run_batch(
                         records,
                         summarizer,
