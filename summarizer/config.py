@@ -64,6 +64,17 @@ class Settings(BaseSettings):
     price_per_1k_completion_tokens: float | None = Field(
         None, ge=0, description="Price of 1,000 completion tokens, for the batch job's cost estimate."
     )
+    batch_price_share: float = Field(
+        0.5, gt=0, le=1, description="Share of the live price a provider's batch API charges (OpenAI: half)."
+    )
+    batch_poll_s: float = Field(
+        10.0, gt=0, description="First wait between status reads of a provider batch (grows to 60 s)."
+    )
+    batch_max_requests: int = Field(50_000, ge=1, description="Requests per provider batch file at most.")
+    batch_max_bytes: int = Field(190_000_000, ge=10_000, description="Bytes per provider batch file at most.")
+    batch_rounds: int = Field(
+        6, ge=1, le=20, description="Provider batch rounds at most (re-asks, retries of failed or expired requests)."
+    )
     max_input_chars: int = Field(200_000, gt=0, description="Reject articles longer than this many characters.")
     chunk_chars: int = Field(
         6_000, ge=500, description="Split articles longer than this (characters) on paragraph boundaries."

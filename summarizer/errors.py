@@ -52,6 +52,7 @@ class ErrorCode(StrEnum):
     INTERNAL_ERROR = "internal_error"
     # a runner that sends articles elsewhere
     WORKER_LOST = "worker_lost"
+    BATCH_INCOMPLETE = "batch_incomplete"
 
 
 class SummarizerError(Exception):

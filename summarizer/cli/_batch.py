@@ -13,6 +13,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ..batch import BatchReport, JsonlStore, count_records, read_records, run_batch
+from ..batch._provider import ProviderBatchRunner, ProviderReport
 from ..cache import result_cache
 from ..config import Settings
 from ..errors import BackendUnavailableError, ConfigError, ErrorCode, InputError
@@ -37,6 +38,8 @@ class RunnerOptions:
     ray_address: str | None = None
     actors: int | None = None
     actor_concurrency: int | None = None
+    #: What the provider's batch API was asked (set by a provider-batch run).
+    provider: ProviderReport | None = None
 
 
 def _progress_bar() -> Progress:
@@ -95,6 +98,14 @@ async def _run(source: Path, store: JsonlStore, settings: Settings, total: int, 
                 )
 
             records = read_records(source, max_chars=settings.max_input_chars)
+            if options.runner is Runner.provider_batch:
+                provider = ProviderBatchRunner(settings, store.out, on_status=lambda m: bar.console.print(m))
+                try:
+                    report = await provider.run(records, summarizer, store, on_progress=on_progress)
+                finally:
+                    await provider.aclose()
+                options.provider = provider.provider
+                return report
             if ray_runner is not None:
                 err_console.print("starting Ray actors …")
                 async with ray_runner:
@@ -114,11 +125,26 @@ async def _run(source: Path, store: JsonlStore, settings: Settings, total: int, 
         await summarizer.aclose()
 
 
-def closing_report(report: BatchReport, settings: Settings, out: Path, in_file: dict[str, int]) -> dict[str, Any]:
-    """The closing report as JSON (also what ``--report-json`` writes)."""
-    cost = report.cost(settings.price_per_1k_prompt_tokens, settings.price_per_1k_completion_tokens)
+def closing_report(
+    report: BatchReport, settings: Settings, out: Path, in_file: dict[str, int], provider: ProviderReport | None = None
+) -> dict[str, Any]:
+    """The closing report as JSON (also what ``--report-json`` writes). Through a provider's batch API the cost is
+    estimated at its batch price (``batch_price_share`` of the prices given)."""
+    share = settings.batch_price_share if provider is not None else 1.0
+    prompt, completion = settings.price_per_1k_prompt_tokens, settings.price_per_1k_completion_tokens
+    cost = report.cost(None if prompt is None else prompt * share, None if completion is None else completion * share)
+    extra = {}
+    if provider is not None:
+        extra["provider_batch"] = {
+            "batches": provider.batches,
+            "requests": provider.requests,
+            "answered": provider.answered,
+            "sent_again": provider.sent_again,
+            "price_share": share,
+        }
     return {
         **report.to_json(),
+        **extra,
         "tokens": report.tokens,
         "cost_estimate": None if cost is None else round(cost, 6),
         "output": str(out),
@@ -138,6 +164,12 @@ def _print_report(data: dict[str, Any]) -> None:
         + ("" if data["cost_estimate"] is None else f"; estimated cost {data['cost_estimate']:.4f}"),
         "grounding rate: " + ("—" if rate is None else f"{rate:.1%} of items grounded in their article"),
     ]
+    if (provider := data.get("provider_batch")) is not None:
+        lines.append(
+            f"batch API: {provider['batches']} batches, {provider['requests']:,} requests sent, "
+            f"{provider['answered']:,} answered, {provider['sent_again']:,} sent again; cost estimated at "
+            f"{provider['price_share']:.0%} of the prices given"
+        )
     if data["errors"]:
         lines.append("failures: " + ", ".join(f"{code} {n}" for code, n in sorted(data["errors"].items())))
     lines.append(
@@ -207,7 +239,7 @@ def batch_command(
                 err_console.print(f"interrupted: finished records are in {out}; re-run the same command to resume")
                 raise typer.Exit(EXIT_INTERRUPTED) from None
             in_file = store.counts()
-        data = closing_report(report, settings, out, in_file)
+        data = closing_report(report, settings, out, in_file, options.provider)
     _print_report(data)
     if report_json is not None:
         report_json.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
