@@ -116,6 +116,8 @@ class Summarizer:
         self.settings = settings or Settings()
         self._backend = backend
         self._progress = progress
+        #: Called with each model call's name as it starts (a spinner shows it); None: nothing.
+        self.on_call: Callable[[str], None] | None = None
         self.identity = (backend.name, backend.model) if backend is not None else backend_identity(self.settings)
         self.prompts = load_prompts(self.settings.prompt_file)
 
@@ -233,6 +235,8 @@ class Summarizer:
     async def _ask(
         self, call: str, messages: list[dict[str, str]], name: str, usage: Usage, calls: list[CallTiming]
     ) -> Any:
+        if self.on_call is not None:
+            self.on_call(name)
         answer = await self.backend.call(call, messages, CALLS[call])
         usage.add(answer.usage)
         calls.append(CallTiming(name=name, ms=answer.ms))

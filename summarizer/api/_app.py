@@ -22,7 +22,7 @@ from ._errors import install_error_handlers
 from ._limits import Admission, BodyLimitMiddleware
 from ._logging import RequestLogMiddleware
 from ._metrics import Metrics
-from ._routes import ops_router, summary_router
+from ._routes import ops_router, summary_router, view_router
 from ._store import BatchDB
 
 log = logging.getLogger("summarizer.api")
@@ -109,6 +109,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     app.include_router(summary_router(protected))
     app.include_router(batch_router(protected))
     app.include_router(ops_router(protected))
+    app.include_router(view_router())
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api_max_body_bytes)
     app.add_middleware(RequestLogMiddleware, metrics=runtime.metrics)

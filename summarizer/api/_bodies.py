@@ -93,6 +93,16 @@ class ErrorBody(Strict):
     error: ErrorDetail
 
 
+class ArticleOut(Strict):
+    """The article as the summarizer reads it: the text that a summary's quote offsets point into."""
+
+    text: str
+    title: str | None = None
+    url: str | None = None
+    published: dt.date | None = None
+    warnings: list[str] = Field(default_factory=list)
+
+
 class Health(Strict):
     status: Literal["ok"] = "ok"
 

@@ -7,16 +7,17 @@ import logging
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 
 from .._input import Article
 from ..cache import result_cache
 from ..config import Settings
 from ..errors import BackendError, ConfigError, ErrorCode, SummarizerError
 from ..pipeline import Summarizer
+from ..review import app_page
 from ..schemas import SummaryResult
 from ._auth import caller_of
-from ._bodies import ArticleIn, Health, Readiness, error_responses
+from ._bodies import ArticleIn, ArticleOut, Health, Readiness, error_responses
 from ._errors import ApiError
 from ._logging import USAGE_KEY
 from ._metrics import CONTENT_TYPE
@@ -65,6 +66,36 @@ def summary_router(dependencies: list[Any]) -> APIRouter:
         runtime.metrics.observe_result(result, source="api")
         request.scope[USAGE_KEY] = result.usage
         return Response(result.model_dump_json(), media_type="application/json")
+
+    @router.post(
+        "/v1/articles",
+        response_model=ArticleOut,
+        responses=error_responses(400, 401, 413, 422, 500),
+        summary="The article as the summarizer reads it",
+    )
+    async def read_article(body: ArticleIn, request: Request) -> ArticleOut:
+        """The text the summarizer reads from a body (HTML's main text extracted, line ends normalised), with its
+        title and date: the text a summary's quote offsets point into. No model is called."""
+        article = await _prepare(request.app.state.runtime.summarizer, body)
+        return ArticleOut(
+            text=article.text,
+            title=article.title,
+            url=article.url,
+            published=article.published,
+            warnings=article.warnings,
+        )
+
+    return router
+
+
+def view_router() -> APIRouter:
+    router = APIRouter(tags=["view"])
+
+    @router.get("/", response_class=HTMLResponse, summary="The review page", include_in_schema=False)
+    async def view() -> HTMLResponse:
+        """Paste or open an article and see its records where they stand, or open a batch's results; the page
+        calls ``/v1/articles``, ``/v1/summaries`` and ``/v1/batches`` with the key it is given."""
+        return HTMLResponse(app_page())
 
     return router
 

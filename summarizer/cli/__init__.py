@@ -11,6 +11,7 @@ from ._batch import batch_command
 from ._eval import eval_command
 from ._serve import serve_command
 from ._summarize import schema_command, summarize_command
+from ._view import view_command
 
 app = typer.Typer(
     name="summarizer",
@@ -43,6 +44,7 @@ app.command("schema")(schema_command)
 app.command("batch")(batch_command)
 app.command("serve")(serve_command)
 app.command("eval")(eval_command)
+app.command("view")(view_command)
 
 
 def main() -> None:

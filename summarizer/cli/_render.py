@@ -1,4 +1,5 @@
-"""Showing a SummaryResult: a rich table on a terminal, Markdown for notes, JSON for machines."""
+"""Showing a SummaryResult: on a terminal, tables when it is wide and a short block per record when it is narrow;
+Markdown for notes; JSON for machines (the HTML page is ``summarizer.review``)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,65 @@ def _footer(result: SummaryResult) -> str:
     )
 
 
+#: Narrower than this, a terminal shows each record as a block (key fields on their own lines, the quote below)
+#: instead of a table whose columns would wrap a word per line.
+WIDE = 110
+
+
+def render_blocks(result: SummaryResult, console: Console) -> None:
+    """Each record as a short block: its id and category, one field per line, its first quote below."""
+    console.print(Text(result.source.title or "Summary", style="bold"))
+    console.print(Text(result.summary.summary))
+    for category in CATEGORY.values():
+        items = getattr(result.summary, category.name)
+        if not items:
+            continue
+        console.print()
+        console.print(Text(f"{category.title} ({len(items)})", style="bold underline"))
+        for number, item in enumerate(items, start=1):
+            block = _block()
+            first = True
+            for column in category.columns:
+                value = getattr(item, column, None)
+                if value is None and column not in category.keys:
+                    continue
+                line = Text(f"{column.replace('_', ' ')}: ", style="dim")
+                line.append(value_text(value), style="default")
+                block.add_row(f"{category.letter}{number}" if first else "", line)
+                first = False
+            block.add_row("", Text("“" + item.evidence[0] + "”", style="italic"))
+            console.print()
+            console.print(block)
+    if result.rejected:
+        console.print()
+        console.print(Text(f"Rejected ({len(result.rejected)})", style="bold underline"))
+        block = _block()
+        for rej in result.rejected:
+            label = next((str(v) for k, v in rej.item.items() if k != "evidence" and v), "")
+            line = Text(rej.code or "rejected", style="bold")
+            line.append(f" {rej.category}: {label}", style="default")
+            block.add_row("", line)
+            block.add_row("", Text(rej.reason, style="dim"))
+        console.print(block)
+    for warning in result.warnings:
+        console.print(Text(f"warning: {warning}", style="yellow"))
+    console.print()
+    console.print(Text(_footer(result), style="dim"))
+
+
+def _block() -> Table:
+    """Two columns: a record's id, and its lines, which wrap under themselves."""
+    block = Table.grid(padding=(0, 1))
+    block.add_column(width=3, no_wrap=True)
+    block.add_column(overflow="fold")
+    return block
+
+
 def render_table(result: SummaryResult, console: Console) -> None:
+    """Tables on a wide terminal, blocks on a narrow one (``WIDE``)."""
+    if console.width < WIDE:
+        render_blocks(result, console)
+        return
     parts: list[Any] = [Text(result.summary.summary)]
     for category in CATEGORY.values():
         items = getattr(result.summary, category.name)

@@ -7,17 +7,18 @@ import json
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from .._input import decode_bytes
+from .._input import Article, ArticleInput, decode_bytes
 from ..config import Settings
 from ..errors import ErrorCode, InputError
 from ..pipeline import Summarizer
+from ..review import page
 from ..schemas import ArticleSummary, SummaryResult
-from ._errors import exit_on_error
+from ._errors import err_console, exit_on_error
 from ._options import with_settings
 from ._progress import ModelBar
 from ._render import render_markdown, render_table
@@ -27,6 +28,7 @@ class OutputFormat(StrEnum):
     json = "json"
     table = "table"
     markdown = "markdown"
+    html = "html"
 
 
 def _read(path: str) -> tuple[str, bool]:
@@ -42,10 +44,22 @@ def _read(path: str) -> tuple[str, bool]:
     return text, file.suffix.lower() in (".html", ".htm")
 
 
-async def _summarize(settings: Settings, text: str | None, **source: Any) -> SummaryResult:
+async def _summarize(settings: Settings, source: ArticleInput) -> tuple[SummaryResult, str]:
+    """The result and the article's text as the summarizer read it. While the model works, a spinner on stderr
+    names the call in progress (the model is assembled and its server started before, with their own bar)."""
     engine = Summarizer(settings, progress=ModelBar())
+    article = engine.prepare(source)
+
+    async def compute(article: Article) -> SummaryResult:
+        start = getattr(engine.backend, "start", None)
+        if start is not None:
+            await start()
+        with err_console.status("summarizing …", spinner="dots") as status:
+            engine.on_call = lambda name: status.update(f"asking the model: {name} …")
+            return await engine.compute(article)
+
     try:
-        return await engine.summarize(text, **source)
+        return await engine.summarize_article(article, compute=compute), article.text
     finally:
         await engine.aclose()
 
@@ -60,31 +74,39 @@ def summarize_command(
     url: Annotated[str | None, typer.Option(help="Article URL.")] = None,
     format: Annotated[
         OutputFormat | None,
-        typer.Option("--format", "-f", help="json, table or markdown. Default: table on a terminal, JSON when piped."),
+        typer.Option(
+            "--format",
+            "-f",
+            help="json, table, markdown or html (a page with the evidence highlighted and a review). Default: "
+            "table on a terminal, JSON when piped.",
+        ),
     ] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the output to this file.")] = None,
     *,
     settings: Settings,
 ) -> None:
     """Summarize one article into grounded records."""
     with exit_on_error():
         text, is_html = _read(file)
-        result: SummaryResult = asyncio.run(
-            _summarize(
-                settings,
-                None if is_html else text,
-                html=text if is_html else None,
-                title=title,
-                url=url,
-                published=published,
-            )
-        )
-    chosen = format or (OutputFormat.table if sys.stdout.isatty() else OutputFormat.json)
+        source = ArticleInput(None if is_html else text, text if is_html else None, title, url, published)
+        result, article_text = asyncio.run(_summarize(settings, source))
+    chosen = format or (OutputFormat.table if sys.stdout.isatty() and out is None else OutputFormat.json)
+    name = "stdin.txt" if file == "-" else Path(file).name
     if chosen is OutputFormat.json:
-        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+        rendered = result.model_dump_json(indent=2) + "\n"
     elif chosen is OutputFormat.markdown:
-        sys.stdout.write(render_markdown(result))
+        rendered = render_markdown(result)
+    elif chosen is OutputFormat.html:
+        rendered = page(result, article_text, name=name)
     else:
-        render_table(result, Console())
+        console = Console(file=out.open("w", encoding="utf-8"), width=120) if out is not None else Console()
+        render_table(result, console)
+        return
+    if out is not None:
+        out.write_text(rendered, encoding="utf-8")
+        err_console.print(f"wrote {out}")
+    else:
+        sys.stdout.write(rendered)
 
 
 def schema_command(
