@@ -7,13 +7,12 @@ import json
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ..batch import BatchReport, JsonlStore, count_records, read_records, run_batch
-from ..batch._provider import ProviderBatchRunner, ProviderReport
 from ..cache import result_cache
 from ..config import Settings
 from ..errors import BackendUnavailableError, ConfigError, ErrorCode, InputError
@@ -21,6 +20,9 @@ from ..pipeline import Summarizer
 from ._errors import err_console, exit_on_error
 from ._options import with_settings
 from ._progress import ModelBar
+
+if TYPE_CHECKING:
+    from ..batch._provider import ProviderReport
 
 EXIT_SOME_FAILED = 1
 EXIT_INTERRUPTED = 130
@@ -99,6 +101,8 @@ async def _run(source: Path, store: JsonlStore, settings: Settings, total: int, 
 
             records = read_records(source, max_chars=settings.max_input_chars)
             if options.runner is Runner.provider_batch:
+                from ..batch._provider import ProviderBatchRunner  # the OpenAI SDK: loaded only for this runner
+
                 provider = ProviderBatchRunner(settings, store.out, on_status=lambda m: bar.console.print(m))
                 try:
                     report = await provider.run(records, summarizer, store, on_progress=on_progress)
