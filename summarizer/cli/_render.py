@@ -58,7 +58,7 @@ def render_blocks(result: SummaryResult, console: Console) -> None:
         console.print(Text(f"Rejected ({len(result.rejected)})", style="bold underline"))
         block = _block()
         for rej in result.rejected:
-            label = next((str(v) for k, v in rej.item.items() if k != "evidence" and v), "")
+            label = next((value_text(v) for k, v in rej.item.items() if k != "evidence" and v), "")
             line = Text(rej.code or "rejected", style="bold")
             line.append(f" {rej.category}: {label}", style="default")
             block.add_row("", line)
@@ -103,7 +103,7 @@ def render_table(result: SummaryResult, console: Console) -> None:
         table.add_column("item", overflow="fold")
         table.add_column("reason", overflow="fold")
         for rej in result.rejected:
-            label = next((str(v) for k, v in rej.item.items() if k != "evidence" and v), "")
+            label = next((value_text(v) for k, v in rej.item.items() if k != "evidence" and v), "")
             table.add_row(rej.category, label, rej.reason)
         parts.append(table)
     for warning in result.warnings:
