@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -101,3 +105,20 @@ def check_exactly_once(lines: list[dict[str, Any]], expected: set[str]) -> Count
         else:
             assert line["status"] == "failed" and set(line["error"]) == {"code", "message"}
     return Counter(line["status"] for line in lines)
+
+
+def sigkill_when(args: list[str], ready: Callable[[], bool], *, timeout_s: float = 120, **popen: Any) -> None:
+    """Run ``args``, wait until ``ready()`` (the command must still be running then), and kill it with SIGKILL."""
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **popen)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not ready() and time.monotonic() < deadline:
+            assert proc.poll() is None, "the command ended before it could be killed"
+            time.sleep(0.02)
+        assert ready(), "the command never got to where it was to be killed"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ from summarizer import Settings
 from summarizer.batch._provider import ProviderBatchRunner, ProviderState, state_path
 from summarizer.testing.fake_openai import FakeOpenAIServer
 
-from .test_batch_helpers import SCRIPT, check_exactly_once, read_output, write_corpus
+from .test_batch_helpers import SCRIPT, check_exactly_once, read_output, sigkill_when, write_corpus
 
 EXE = Path(sys.executable).with_name("summarizer")
 RUN_TIMEOUT_S = 300
@@ -67,19 +66,14 @@ def test_killed_after_submitting_then_rerun_pays_for_no_batch_twice(tmp_path: Pa
     expected = write_corpus(source, 60)
     with FakeOpenAIServer(SCRIPT, batch_polls=10**6) as server:  # the first batch stays in progress
         args = batch_args(source, out, server)
-        proc = subprocess.Popen(args, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 60
-            while not server.batches and time.monotonic() < deadline:
-                assert proc.poll() is None, "the command ended before it submitted a batch"
-                time.sleep(0.02)
-            time.sleep(0.3)  # it is polling now
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=10)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        submitted_at: list[float] = []
+
+        def polling() -> bool:  # a batch was submitted a moment ago: the command is waiting for it
+            if server.batches and not submitted_at:
+                submitted_at.append(time.monotonic())
+            return bool(submitted_at) and time.monotonic() - submitted_at[0] > 0.3
+
+        sigkill_when(args, polling, env=ENV)
         assert len(server.batches) == 1
         first = next(iter(server.batches))
         server._batch_polls_left[first] = 0  # the provider finishes it while no one waits

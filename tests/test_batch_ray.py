@@ -18,7 +18,7 @@ from summarizer import Settings, Summarizer
 from summarizer.batch import JsonlStore, read_records, run_batch
 from summarizer.testing.fake_openai import FakeOpenAIServer
 
-from .test_batch_helpers import SCRIPT, check_exactly_once, read_output, write_corpus
+from .test_batch_helpers import SCRIPT, check_exactly_once, read_output, sigkill_when, write_corpus
 
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'summarizer[ray]'")
 
@@ -114,18 +114,7 @@ def test_the_driver_killed_with_sigkill_resumes_with_every_record_once(
     with FakeOpenAIServer(SCRIPT, latency_ms=20) as server:
         args = [str(EXE), "batch", str(source), "--out", str(out), "--runner", "ray", "--actors", "2"]
         args += ["--base-url", server.base_url, "--no-cache", "--max-input-chars", "2000"]
-        proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 120
-            while (not out.exists() or out.stat().st_size < 20_000) and time.monotonic() < deadline:
-                assert proc.poll() is None, "the batch ended before it could be killed"
-                time.sleep(0.05)
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=10)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        sigkill_when(args, lambda: out.exists() and out.stat().st_size >= 20_000, cwd=tmp_path)
         partial = [json.loads(line) for line in out.read_bytes().split(b"\n")[:-1]]
         assert 0 < len(partial) < len(expected)
         final = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
