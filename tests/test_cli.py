@@ -144,3 +144,51 @@ def test_console_script_against_a_fake_openai_server(tmp_path: Path) -> None:
     result = SummaryResult.model_validate_json(proc.stdout)
     assert result.provenance.backend == "openai" and result.usage.model_calls == 5
     assert result.grounding.counts.grounded_items == 1
+
+
+RECORDED = Path(__file__).resolve().parents[1] / "evals" / "recorded" / "000_4542c6a513510e75.json"
+
+
+def test_a_narrow_terminal_gets_one_block_per_record_within_its_width() -> None:
+    result = runner.invoke(
+        app,
+        ["summarize", str(SEED), "--backend", "fake", "--fake-script", str(RECORDED), "--format", "table",
+         "--published", "2025-11-27"],
+        env={"COLUMNS": "80"},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert all(len(line.rstrip()) <= 80 for line in lines)
+    assert any(line.startswith("D1  demander:") for line in lines) and "┃" not in result.stdout  # blocks, not tables
+    wide = runner.invoke(
+        app, ["summarize", str(SEED), "--backend", "fake", "--fake-script", str(RECORDED), "--format", "table"],
+        env={"COLUMNS": "160"},
+    )  # fmt: skip
+    assert wide.exit_code == 0 and "│" in wide.stdout  # a wide terminal keeps the tables
+
+
+def test_summarize_writes_an_html_page_and_view_makes_a_site_of_a_batch(tmp_path: Path) -> None:
+    page = tmp_path / "page.html"
+    code, _, err = invoke(
+        "summarize", str(SEED), "--backend", "fake", "--fake-script", str(RECORDED), "--format", "html",
+        "--out", str(page),
+    )  # fmt: skip
+    assert code == 0, err
+    html = page.read_text(encoding="utf-8")
+    assert "Russia currently controls approximately 20% of Ukrainian territory" in html  # the article's text
+    assert '"mode": "page"' in html and "<script" in html and "http" not in html.split('id="data"')[0]
+    out = tmp_path / "out.jsonl"
+    batch = runner.invoke(
+        app, ["batch", str(SEEDS), "--out", str(out), "--backend", "fake", "--fake-script", str(RECORDED), "--no-cache"]
+    )
+    assert batch.exit_code == 0, batch.stderr
+    site = tmp_path / "site"
+    code, _, err = invoke("view", str(out), "--out", str(site), "--input", str(SEEDS))
+    assert code == 0, err
+    index = (site / "index.html").read_text(encoding="utf-8")
+    pages = sorted((site / "pages").glob("*.html"))
+    assert len(pages) == 2 and all(p.name in index for p in pages)
+    assert "Russia currently controls" in pages[0].read_text(encoding="utf-8")
+    assert "2 pages" in err and "2 with their article text" in err
+    code, _, err = invoke("view", str(tmp_path / "missing.jsonl"), "--out", str(site))
+    assert code == 2 and "file_not_found" in err
