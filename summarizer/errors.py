@@ -42,6 +42,7 @@ class ErrorCode(StrEnum):
     UNAUTHORIZED = "unauthorized"
     ROUTE_NOT_FOUND = "not_found"
     BATCH_NOT_FOUND = "batch_not_found"
+    ARTICLE_NOT_FOUND = "article_not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     REQUEST_TOO_LARGE = "request_too_large"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"

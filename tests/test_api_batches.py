@@ -50,6 +50,25 @@ def result_lines(client: httpx.Client, batch_id: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in response.text.splitlines()]
 
 
+def test_a_batch_article_is_given_back_as_the_summarizer_read_it() -> None:
+    settings = make_settings()
+    page = (
+        "<html><head><title>Talks</title></head><body><article><p>Foreign ministers met in Vell.</p>"
+        "</article></body></html>"
+    )
+    with live(settings, FakeBackend(settings, SCRIPT)) as client:
+        accepted = client.post("/v1/batches", json={"articles": [{"id": "p", "html": page, "published": PUBLISHED}]})
+        batch_id = accepted.json()["id"]
+        article = client.get(f"/v1/batches/{batch_id}/articles/p")
+        assert article.status_code == 200, article.text
+        assert "Foreign ministers met in Vell." in article.json()["text"] and "<p>" not in article.json()["text"]
+        assert article.json()["title"] == "Talks" and article.json()["published"] == PUBLISHED
+        direct = client.post("/v1/articles", json={"html": page})
+        assert direct.status_code == 200 and direct.json()["text"] == article.json()["text"]
+        assert_error(client.get(f"/v1/batches/{batch_id}/articles/nope"), 404, "article_not_found")
+        assert_error(client.get("/v1/batches/bat_nope/articles/p"), 404, "batch_not_found")
+
+
 def test_batch_round_trip() -> None:
     settings = make_settings(concurrency=2)
     records = [

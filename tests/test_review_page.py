@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -196,6 +197,28 @@ def test_the_page_of_a_live_server_summarizes_through_the_public_api(browser: An
         found = marks(browser)
         assert found, browser.find_element("id", "status").text
         assert any("D1" in m["ids"] for m in found)
+        # a batch's result opens in its article too (the page asks the API for the batch's article text)
+        headers = {"Authorization": "Bearer review-key"}
+        body = {"articles": [{"id": "seed", "text": SEED.read_text("utf-8"), "published": "2025-11-27"}]}
+        batch_id = httpx.post(server.url + "/v1/batches", json=body, headers=headers, timeout=10).json()["id"]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            state = httpx.get(f"{server.url}/v1/batches/{batch_id}", headers=headers, timeout=10).json()["status"]
+            if state == "done":
+                break
+            time.sleep(0.1)
+        browser.get(server.url + "/")
+        browser.find_element("id", "api-key").send_keys("review-key")
+        browser.find_element("id", "batch-id").send_keys(batch_id)
+        browser.find_element("id", "open-batch").click()
+        deadline = time.monotonic() + 10
+        while not browser.find_elements("css selector", 'button[data-id="seed"]') and time.monotonic() < deadline:
+            time.sleep(0.1)
+        browser.find_element("css selector", 'button[data-id="seed"]').click()
+        deadline = time.monotonic() + 10
+        while not marks(browser) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert any("D1" in m["ids"] for m in marks(browser)), browser.find_element("id", "status").text
         # without the key the API refuses, and the page says why
         browser.get(server.url + "/")
         browser.execute_script("document.getElementById('input').value = 'Talks resume in Vell on Monday.';")

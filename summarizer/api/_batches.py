@@ -22,7 +22,7 @@ from ..errors import BackendError, BackendTimeoutError, BackendUnavailableError,
 from ..pipeline import Summarizer
 from ..schemas import SummaryResult
 from ._auth import Caller, caller_of
-from ._bodies import BatchIn, BatchStatus, error_responses
+from ._bodies import ArticleOut, BatchIn, BatchStatus, error_responses
 from ._errors import ApiError
 from ._metrics import Metrics
 from ._store import LEASE_S, BatchDB, SqliteBatchStore, owner_tag
@@ -220,5 +220,25 @@ def batch_router(dependencies: list[Any]) -> APIRouter:
                 yield "".join(line + "\n" for _, line in page).encode("utf-8")
 
         return StreamingResponse(lines(), media_type=JSONL, headers={"X-Batch-Status": row["state"]})
+
+    @router.get(
+        "/{batch_id}/articles/{article_id}",
+        response_model=ArticleOut,
+        responses=error_responses(401, 404, 422),
+        summary="One article of a batch, as the summarizer reads it",
+    )
+    async def get_article(batch_id: str, article_id: str, request: Request, runner: Runner) -> ArticleOut:
+        """The text the summarizer read from one submitted article (the text its result's quote offsets point
+        into), with its title and date; 404 for an unknown article or another key's batch."""
+        await status_row(runner, batch_id, caller_of(request))
+        payload = await asyncio.to_thread(runner.db.article, batch_id, article_id)
+        if payload is None:
+            raise ApiError(
+                404, ErrorCode.ARTICLE_NOT_FOUND, f"no article {article_id[:100]!r} in batch {batch_id[:100]!r}"
+            )
+        summarizer = request.app.state.runtime.summarizer
+        article = await asyncio.to_thread(summarizer.prepare, ArticleInput(**payload))
+        fields = {"title": article.title, "url": article.url, "published": article.published}
+        return ArticleOut(text=article.text, warnings=article.warnings, **fields)
 
     return router

@@ -203,6 +203,16 @@ class BatchDB(SharedFile):
 
         return self._tx(read)
 
+    def article(self, batch_id: str, article_id: str) -> dict[str, Any] | None:
+        """The article as it was submitted (text or html, title, url, published), or None."""
+
+        def read(db: sqlite3.Connection) -> dict[str, Any] | None:
+            row = db.execute("SELECT payload FROM articles WHERE batch_id = ? AND id = ?", (batch_id, article_id))
+            found = row.fetchone()
+            return None if found is None else dict(json.loads(found[0]))
+
+        return self._tx(read)
+
     def has_outcome(self, batch_id: str, article_id: str) -> bool:
         def read(db: sqlite3.Connection) -> bool:
             row = db.execute("SELECT 1 FROM outcomes WHERE batch_id = ? AND id = ?", (batch_id, article_id))
