@@ -12,7 +12,7 @@ import json
 import re
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, get_args
 
 from ._chunking import split_article
 from ._input import Article, ArticleInput, prepare_article
@@ -67,8 +67,11 @@ def calls_for(text: str) -> dict[str, type[Record]]:
 
 #: Rejections a re-ask cannot mend: instructions planted in the article, and meetings that are not upcoming.
 _FINAL_CODES = frozenset({"injected", "not_upcoming", "meeting_not_upcoming", "meeting_called_off"})
-#: Fields code computes from the model's (SPEC §1): not shown back to the model.
-_DERIVED_FIELDS = frozenset({"date_from", "date_to", "value_km2"})
+#: The fields the model fills for each category (those of its call's items): a re-ask shows a rejected record
+#: with these only, not with what code derived from them (resolved dates, km² areas).
+_ANSWERED_FIELDS: dict[str, frozenset[str]] = {
+    c: frozenset(get_args(CALLS[CATEGORY[c].call].model_fields[c].annotation)[0].model_fields) for c in CATEGORIES
+}
 
 
 def retry_lists(rejected: list[RejectedItem]) -> dict[str, str]:
@@ -77,7 +80,7 @@ def retry_lists(rejected: list[RejectedItem]) -> dict[str, str]:
     for item in rejected:
         if item.code in _FINAL_CODES or not CATEGORY[item.category].claim:
             continue
-        shown = {k: v for k, v in item.item.items() if k not in _DERIVED_FIELDS}
+        shown = {k: v for k, v in item.item.items() if k in _ANSWERED_FIELDS[item.category]}
         reason = item.reason.removeprefix("unsupported: ")
         lines.setdefault(CATEGORY[item.category].call, []).append(
             f"- {json.dumps(shown, ensure_ascii=False)}\n  rejected: {reason}"
@@ -151,14 +154,26 @@ class Summarizer:
         """The result for a checked article: from the result cache, or computed and then cached.
 
         ``compute`` computes it elsewhere (a Ray actor with the same settings) instead of with this backend."""
-        source = Source(title=article.title, url=article.url, published=article.published)
-        cache = result_cache(self.settings)  # None with --no-cache (and for the scripted fake backend)
-        if cache is not None and (hit := await asyncio.to_thread(cache.get, self.result_id(article), source=source)):
+        if (hit := await self.cached(article)) is not None:
             return hit
         result = await (compute or self.compute)(article)
-        if cache is not None:  # only a validated, grounded result gets here
-            await asyncio.to_thread(cache.put, result)
+        await self.remember(result)
         return result
+
+    async def cached(self, article: Article) -> SummaryResult | None:
+        """The result cache's answer for a checked article, with this article's title and URL; None on a miss or
+        with the cache off (``--no-cache``, the scripted fake backend)."""
+        cache = result_cache(self.settings)
+        if cache is None:
+            return None
+        source = Source(title=article.title, url=article.url, published=article.published)
+        return await asyncio.to_thread(cache.get, self.result_id(article), source=source)
+
+    async def remember(self, result: SummaryResult) -> None:
+        """Put a validated, grounded result into the result cache (nothing with the cache off)."""
+        cache = result_cache(self.settings)
+        if cache is not None:
+            await asyncio.to_thread(cache.put, result)
 
     async def compute(self, article: Article) -> SummaryResult:
         """Summarize a checked article with this backend: the model calls, then merge, derive and check."""
@@ -177,10 +192,8 @@ class Summarizer:
         found: dict[str, list[Record]] = {c: [] for c in CATEGORIES}
         quotes = Quotes(article.text)
         published = article.published.isoformat() if article.published else None
-        shared_parts: list[str] = []
         for part, chunk in enumerate(chunks, start=1):
             shared = self.prompts.article(text=chunk, title=article.title, published=published)
-            shared_parts.append(shared)
             for call in calls_for(chunk):
                 passages: list[str | None] = [None]
                 if call in self.prompts.passage_calls:
@@ -206,7 +219,7 @@ class Summarizer:
             # re-asked (a record's chunk is not known).
             again: dict[str, list[Record]] = {c: [] for c in CATEGORIES}
             for call, listing in asks.items():
-                messages = self.prompts.retry_messages(call, shared_parts[0], listing)
+                messages = self.prompts.retry_messages(call, shared, listing)  # the article is one chunk
                 data = await self._ask(call, messages, f"{call}/retry", usage, calls)
                 self._collect(call, data, again, quotes)
             if any(again.values()):

@@ -370,12 +370,12 @@ def statement_author(source: str) -> str | None:
 
 
 def actor_support(
-    actors: Sequence[str], sentence: str, before: Callable[[], str], author: str | None = None
+    actors: Sequence[str], sentence: str, before: Callable[[], str], author: Callable[[], str | None] | None = None
 ) -> Failure | None:
     """A record's actor is named in its quote's sentence, or the sentence refers back ("he", "the minister",
     "the Kremlin") and the actor is named in the sentences just before it (``before()``, read only then), or the
-    text is a statement whose headline names the actor as its ``author`` and the sentence reports no one else's
-    words."""
+    text is a statement whose headline names the actor as its author (``author()``, read only then) and the
+    sentence reports no one else's words."""
     if not actors:
         return None
     if any(mentions(a, sentence) for a in actors):
@@ -384,7 +384,8 @@ def actor_support(
         preceding = before()
         if any(mentions(a, preceding) for a in actors):
             return None
-    if author is not None and not _REPORTED.search(sentence) and any(mentions(a, author) for a in actors):
+    name = author() if author is not None and not _REPORTED.search(sentence) else None
+    if name is not None and any(mentions(a, name) for a in actors):
         return None
     return Failure("actor_not_in_quote", f"{actors[0]!r} is neither named in its quote nor the one it refers to")
 
@@ -500,8 +501,9 @@ def check_record(
     def before() -> str:  # read only when the sentence refers back to an actor named earlier
         return " ".join(preceding_sentences(source, s) for s, _ in bounds)
 
-    body = [bound for bound in bounds if bound[0] >= head]
-    author = statement_author(source) if head and len(body) == len(bounds) else None
+    def author() -> str | None:  # read only when the actor is neither named nor referred to
+        return statement_author(source) if head and all(s >= head for s, _ in bounds) else None
+
     if failure := actor_support(actors_of(item), sentences, before, author):
         return failure
     content = content_of(item)

@@ -23,8 +23,8 @@ import asyncio
 import hashlib
 import json
 import time
-from collections.abc import AsyncIterable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,12 +37,11 @@ from .._sqlite import connect
 from ..backends import CallResult
 from ..backends.fake import EMPTY_ANSWERS
 from ..backends.openai import OpenAIBackend
-from ..cache import result_cache
 from ..config import Settings
 from ..errors import BackendError, BackendUnavailableError, ErrorCode, SummarizerError
 from ..pipeline import Summarizer
 from ..schemas import CALLS, SummaryResult, Usage
-from ._engine import BatchRecord, BatchReport, BatchStore, Progress, RecordError, Records, _aiter
+from ._engine import BatchReport, BatchStore, Progress, RecordError, Records, _aiter
 
 ENDPOINT: Literal["/v1/chat/completions"] = "/v1/chat/completions"
 #: The longest wait between two status reads of a batch.
@@ -210,7 +209,6 @@ class ProviderReport:
     requests: int = 0
     answered: int = 0
     sent_again: int = 0
-    events: list[str] = field(default_factory=list)
 
 
 Status = Callable[[str], None]
@@ -369,7 +367,6 @@ class ProviderBatchRunner:
     ) -> BatchReport:
         """Summarize every record the store still needs, ``window`` articles at a time; return the counts."""
         report = BatchReport()
-        cache = result_cache(summarizer.settings)
 
         def progress() -> None:
             if on_progress is not None:
@@ -390,7 +387,7 @@ class ProviderBatchRunner:
             await self._adopt_uploads()
             await self._wait()  # batches a killed run left behind are taken in before anything is sent
             waiting: dict[str, Article] = {}
-            async for record in _records(records):
+            async for record in _aiter(records):
                 report.seen += 1
                 if record.id in waiting or not await store.should_run(record.id):
                     report.skipped += 1
@@ -404,20 +401,20 @@ class ProviderBatchRunner:
                 except SummarizerError as exc:
                     await fail(record.id, exc)
                     continue
-                if cache is not None and (hit := cache.get(summarizer.result_id(article))):
+                if (hit := await summarizer.cached(article)) is not None:
                     await done(record.id, hit)
                     continue
                 waiting[record.id] = article
                 if len(waiting) >= window:
-                    await self._rounds(waiting, done, fail, cache)
+                    await self._rounds(waiting, summarizer, done, fail)
                     waiting = {}
             if waiting:
-                await self._rounds(waiting, done, fail, cache)
+                await self._rounds(waiting, summarizer, done, fail)
         finally:
             report.wall_s = time.perf_counter() - report.started
         return report
 
-    async def _rounds(self, waiting: dict[str, Article], done: Any, fail: Any, cache: Any) -> None:
+    async def _rounds(self, waiting: dict[str, Article], summarizer: Summarizer, done: Any, fail: Any) -> None:
         for round_number in range(1, self.settings.batch_rounds + 1):
             answered, failed = self.state.answers()
             still: dict[str, Article] = {}
@@ -433,8 +430,7 @@ class ProviderBatchRunner:
                     still[record_id] = article
                     needed |= answers.needed
                     continue
-                if cache is not None:
-                    cache.put(result)
+                await summarizer.remember(result)
                 await done(record_id, result)
             waiting = still
             if not waiting:
@@ -452,8 +448,3 @@ class ProviderBatchRunner:
                     code=ErrorCode.BATCH_INCOMPLETE,
                 ),
             )
-
-
-async def _records(records: Records) -> AsyncIterable[BatchRecord]:
-    async for record in _aiter(records):
-        yield record

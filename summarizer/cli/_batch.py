@@ -40,8 +40,6 @@ class RunnerOptions:
     ray_address: str | None = None
     actors: int | None = None
     actor_concurrency: int | None = None
-    #: What the provider's batch API was asked (set by a provider-batch run).
-    provider: ProviderReport | None = None
 
 
 def _progress_bar() -> Progress:
@@ -72,7 +70,10 @@ def _ray_runner(settings: Settings, options: RunnerOptions) -> Any:
     return RayRunner(settings, opts)
 
 
-async def _run(source: Path, store: JsonlStore, settings: Settings, total: int, options: RunnerOptions) -> BatchReport:
+async def _run(
+    source: Path, store: JsonlStore, settings: Settings, total: int, options: RunnerOptions
+) -> tuple[BatchReport, ProviderReport | None]:
+    """The run's report, and what the provider's batch API was asked when that was the runner."""
     summarizer = Summarizer(settings, progress=ModelBar())
     ray_runner = _ray_runner(settings, options) if options.runner is Runner.ray else None
     try:
@@ -108,13 +109,12 @@ async def _run(source: Path, store: JsonlStore, settings: Settings, total: int, 
                     report = await provider.run(records, summarizer, store, on_progress=on_progress)
                 finally:
                     await provider.aclose()
-                options.provider = provider.provider
-                return report
+                return report, provider.provider
             if ray_runner is not None:
                 err_console.print("starting Ray actors …")
                 async with ray_runner:
                     err_console.print(f"Ray: {len(ray_runner.actors)} actors × {ray_runner.per_actor} articles at once")
-                    return await run_batch(
+                    report = await run_batch(
                         records,
                         summarizer,
                         store,
@@ -122,9 +122,11 @@ async def _run(source: Path, store: JsonlStore, settings: Settings, total: int, 
                         on_progress=on_progress,
                         compute=ray_runner.compute,
                     )
-            return await run_batch(
+                    return report, None
+            report = await run_batch(
                 records, summarizer, store, concurrency=settings.concurrency, on_progress=on_progress
             )
+            return report, None
     finally:
         await summarizer.aclose()
 
@@ -238,12 +240,12 @@ def batch_command(
         with JsonlStore(out, retry_failed=retry_failed) as store:
             try:
                 options = RunnerOptions(runner, ray_address, actors, actor_concurrency)
-                report = asyncio.run(_run(source, store, settings, total, options))
+                report, provider = asyncio.run(_run(source, store, settings, total, options))
             except KeyboardInterrupt:
                 err_console.print(f"interrupted: finished records are in {out}; re-run the same command to resume")
                 raise typer.Exit(EXIT_INTERRUPTED) from None
             in_file = store.counts()
-        data = closing_report(report, settings, out, in_file, options.provider)
+        data = closing_report(report, settings, out, in_file, provider)
     _print_report(data)
     if report_json is not None:
         report_json.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

@@ -99,8 +99,12 @@ def summarize_command(
     elif chosen is OutputFormat.html:
         rendered = page(result, article_text, name=name)
     else:
-        console = Console(file=out.open("w", encoding="utf-8"), width=120) if out is not None else Console()
-        render_table(result, console)
+        if out is None:
+            render_table(result, Console())
+        else:
+            with out.open("w", encoding="utf-8") as target:
+                render_table(result, Console(file=target, width=120))
+            err_console.print(f"wrote {out}")
         return
     if out is not None:
         out.write_text(rendered, encoding="utf-8")
