@@ -192,3 +192,17 @@ def test_summarize_writes_an_html_page_and_view_makes_a_site_of_a_batch(tmp_path
     assert "2 pages" in err and "2 with their article text" in err
     code, _, err = invoke("view", str(tmp_path / "missing.jsonl"), "--out", str(site))
     assert code == 2 and "file_not_found" in err
+
+
+def test_an_unusable_out_is_a_clear_error_before_any_model_call(tmp_path: Path) -> None:
+    fake = ["--backend", "fake", "--fake-script", str(RECORDED), "--format", "html"]
+    code, _, err = invoke("summarize", str(SEED), *fake, "--out", str(tmp_path / "no" / "such" / "p.html"))
+    assert code == 2 and "file_not_found" in err and "Traceback" not in err
+    code, _, err = invoke("summarize", str(SEED), *fake, "--out", str(tmp_path))
+    assert code == 2 and "is a directory" in err
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    results = tmp_path / "out.jsonl"
+    results.write_text("")
+    code, _, err = invoke("view", str(results), "--out", str(blocker / "site"))
+    assert code == 2 and "cannot write the pages" in err

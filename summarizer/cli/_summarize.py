@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import typer
 from rich.console import Console
@@ -87,30 +89,48 @@ def summarize_command(
 ) -> None:
     """Summarize one article into grounded records."""
     with exit_on_error():
+        if out is not None:
+            _check_out(out)  # before the model's minutes, not after
         text, is_html = _read(file)
         source = ArticleInput(None if is_html else text, text if is_html else None, title, url, published)
         result, article_text = asyncio.run(_summarize(settings, source))
-    chosen = format or (OutputFormat.table if sys.stdout.isatty() and out is None else OutputFormat.json)
-    name = "stdin.txt" if file == "-" else Path(file).name
-    if chosen is OutputFormat.json:
-        rendered = result.model_dump_json(indent=2) + "\n"
-    elif chosen is OutputFormat.markdown:
-        rendered = render_markdown(result)
-    elif chosen is OutputFormat.html:
-        rendered = page(result, article_text, name=name)
-    else:
-        if out is None:
-            render_table(result, Console())
-        else:
-            with out.open("w", encoding="utf-8") as target:
+        chosen = format or (OutputFormat.table if sys.stdout.isatty() and out is None else OutputFormat.json)
+        if chosen is OutputFormat.table:
+            if out is None:
+                render_table(result, Console())
+                return
+            with _writing(out) as target:
                 render_table(result, Console(file=target, width=120))
-            err_console.print(f"wrote {out}")
-        return
-    if out is not None:
-        out.write_text(rendered, encoding="utf-8")
+        else:
+            if chosen is OutputFormat.json:
+                rendered = result.model_dump_json(indent=2) + "\n"
+            elif chosen is OutputFormat.markdown:
+                rendered = render_markdown(result)
+            else:
+                rendered = page(result, article_text, name="stdin.txt" if file == "-" else Path(file).name)
+            if out is None:
+                sys.stdout.write(rendered)
+                return
+            with _writing(out) as target:
+                target.write(rendered)
         err_console.print(f"wrote {out}")
-    else:
-        sys.stdout.write(rendered)
+
+
+def _check_out(out: Path) -> None:
+    if out.is_dir():
+        raise InputError(f"--out {out} is a directory; give a file path such as page.html", code=ErrorCode.BAD_OPTION)
+    if not out.parent.is_dir():
+        raise InputError(f"--out {out}: no such directory {out.parent}", code=ErrorCode.FILE_NOT_FOUND)
+
+
+@contextmanager
+def _writing(out: Path) -> Iterator[TextIO]:
+    """``out`` open for writing; a failure to write is an input error naming the file, not a traceback."""
+    try:
+        with out.open("w", encoding="utf-8") as target:
+            yield target
+    except OSError as exc:
+        raise InputError(f"cannot write --out {out}: {exc.strerror or exc}", code=ErrorCode.BAD_OPTION) from exc
 
 
 def schema_command(

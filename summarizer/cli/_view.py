@@ -54,7 +54,11 @@ def view_command(
                         texts[record.id] = prepare_article(record.source, max_chars=10**9).text
                     except InputError:
                         continue
-        pages, failed = write_site(lines, texts, out, title=f"summarizer · {results.name}")
+        try:
+            pages, failed = write_site(lines, texts, out, title=f"summarizer · {results.name}")
+        except OSError as exc:
+            message = f"cannot write the pages to {out}: {exc.strerror or exc}"
+            raise InputError(message, code=ErrorCode.BAD_OPTION) from exc
     err_console.print(
         f"wrote {out / 'index.html'}: {pages} pages, {failed} failed records listed"
         + (f"; {len(texts)} with their article text" if source is not None else "")
